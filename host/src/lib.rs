@@ -1,0 +1,1 @@
+pub use erynoa_budget as budget;
