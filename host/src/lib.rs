@@ -1,1 +1,48 @@
-pub use erynoa_budget as budget;
+//! The Erynoa policy host: runs policy plugins, WebAssembly components of the
+//! `erynoa:ecl` world, against an in-memory [`UnifiedState`] under a strict
+//! budget.
+//!
+//! A policy is loaded once ([`ComponentEngine::load`](PolicyEngine::load)):
+//! its header, world and imports are checked, it is compiled and linked, and
+//! its metadata read. Each [`Policy::evaluate`] then runs it in a fresh,
+//! isolated instance with fuel for gas, an epoch deadline and a memory cap,
+//! and returns an [`Evaluation`]: allow or deny, the reason, gas per layer,
+//! mana, duration and the state changes. Writes and events are applied only
+//! when the decision is allow. Anything that goes wrong (a trap, an
+//! exhausted budget, a malformed decision) is a deny with its reason, never
+//! a crash of the host.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use erynoa_host::{BudgetLimits, ComponentEngine, PolicyEngine, Request, UnifiedState, Value};
+//!
+//! let engine = ComponentEngine::new(Default::default())?;
+//! let policy = engine.load("kyc", &std::fs::read("kyc_score.wasm")?)?;
+//! let state = Arc::new(UnifiedState::from_json(
+//!     r#"{"trust": {"did:erynoa:self:alice": 0.9}, "identities": {"did:erynoa:self:alice": ["kyc"]}}"#,
+//! )?);
+//! let request = Request::builder("did:erynoa:self:alice", "finance")
+//!     .action("transfer")
+//!     .param("amount", Value::Number(250.0))
+//!     .build();
+//! let answer = policy.evaluate(&state, &request, BudgetLimits::default());
+//! assert!(answer.is_allowed());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod engine;
+mod evaluate;
+mod request;
+mod session;
+pub mod state;
+mod trust;
+mod wasm;
+
+pub use erynoa_budget::{BudgetLimits, Exhaustion, GasLayer, LayerTotals};
+
+pub use crate::engine::{Decision, Effect, Evaluation, Failure, LoadError, Policy, PolicyEngine, PolicyInfo};
+pub use crate::request::{Request, RequestBuilder, RequestError, Value};
+pub use crate::session::{CallError, GuestError, GuestErrorCode, LogLevel, Session};
+pub use crate::state::{StateChanges, StateEvent, UnifiedState};
+pub use crate::trust::TrustVector;
+pub use crate::wasm::{ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES};

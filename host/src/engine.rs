@@ -1,0 +1,213 @@
+//! What every policy engine implements, and what an evaluation returns.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use erynoa_budget::{BudgetLimits, Exhaustion, LayerTotals};
+use serde::Serialize;
+
+use crate::session::Session;
+use crate::state::{PolicyType, StateChanges, UnifiedState};
+use crate::Request;
+
+/// Loads policies from bytes. The component engine implements it; so does the
+/// legacy ECL VM, so both run through the same state, budget and metrics.
+pub trait PolicyEngine: Send + Sync {
+    /// Checks and prepares `bytes` as the policy `id`. Nothing is run but the
+    /// policy's metadata function.
+    fn load(&self, id: &str, bytes: &[u8]) -> Result<Arc<dyn Policy>, LoadError>;
+}
+
+/// A loaded policy, ready to evaluate requests.
+pub trait Policy: Send + Sync {
+    /// What the policy says about itself.
+    fn info(&self) -> &PolicyInfo;
+
+    /// Runs the policy once on `session`: reads through the session's view,
+    /// buffers writes in its handle and charges its meter. Engines implement
+    /// this; callers use [`Policy::evaluate`].
+    fn run(&self, session: Session) -> (Session, Result<Decision, Failure>);
+
+    /// Evaluates `request` against `state` under `limits`: commits the
+    /// policy's writes and events if it allows, discards them otherwise, and
+    /// records the evaluation in the event log and the metrics. Never fails:
+    /// anything that goes wrong is a deny with its reason.
+    fn evaluate(&self, state: &Arc<UnifiedState>, request: &Request, limits: BudgetLimits) -> Evaluation {
+        crate::evaluate::evaluate(self, state, request, limits)
+    }
+}
+
+/// A policy's description.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyInfo {
+    /// The id the operator loaded it under.
+    pub id: String,
+    /// The name the policy gives itself.
+    pub name: String,
+    /// The version the policy gives itself.
+    pub version: String,
+    /// Its kind, for metrics.
+    pub policy_type: PolicyType,
+    /// The engine that runs it, e.g. `component`.
+    pub engine: &'static str,
+    /// The interfaces it imports, e.g. `erynoa:ecl/trust@0.1.0`.
+    pub imports: Vec<String>,
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Allowed.
+    Allow,
+    /// Denied.
+    Deny,
+}
+
+/// What a policy decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Allow or deny.
+    pub effect: Effect,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// Why the host denied instead of the policy deciding.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Failure {
+    /// The budget ran out.
+    #[error("{0}")]
+    Exhausted(Exhaustion),
+    /// The policy trapped (a panic, an `unreachable`, a bad memory access).
+    #[error("trap: {message}")]
+    Trap {
+        /// What the trap was, with the policy's panic message if it printed one.
+        message: String,
+    },
+    /// The policy returned an error instead of a decision.
+    #[error("policy error ({code}): {message}")]
+    PolicyError {
+        /// The error code, e.g. `invalid-argument`.
+        code: String,
+        /// The policy's message.
+        message: String,
+    },
+    /// The policy's decision broke a rule of the contract.
+    #[error("invalid decision: {message}")]
+    InvalidDecision {
+        /// Which rule.
+        message: String,
+    },
+    /// The policy's reads went stale before its writes could commit, every try.
+    #[error("state conflict: the realm's stores kept changing while the policy ran ({attempts} attempts)")]
+    Conflict {
+        /// How often the evaluation was tried.
+        attempts: u32,
+    },
+    /// The host could not run the policy (e.g. every pooled instance is busy).
+    #[error("host: {message}")]
+    Host {
+        /// What failed.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// A short, stable name: `out-of-gas`, `out-of-mana`, `timeout`, `memory`,
+    /// `stack`, `trap`, `policy-error`, `invalid-decision`, `conflict` or `host`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Exhausted(e) => e.kind(),
+            Failure::Trap { .. } => "trap",
+            Failure::PolicyError { .. } => "policy-error",
+            Failure::InvalidDecision { .. } => "invalid-decision",
+            Failure::Conflict { .. } => "conflict",
+            Failure::Host { .. } => "host",
+        }
+    }
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// The policy's id.
+    pub policy_id: String,
+    /// Allow or deny. Fails closed: anything but a clean allow is a deny.
+    pub effect: Effect,
+    /// Why: the policy's reason, or the failure's description.
+    pub reason: Option<String>,
+    /// Set when the host denied because something went wrong.
+    pub failure: Option<Failure>,
+    /// Gas used (raw amounts, all layers), as counted against the limit.
+    pub gas_used: u64,
+    /// Priced gas per layer.
+    pub gas: LayerTotals,
+    /// Mana used.
+    pub mana_used: u64,
+    /// Wall-clock time of the whole evaluation.
+    #[serde(rename = "duration_us", serialize_with = "as_micros")]
+    pub duration: Duration,
+    /// The writes and events: applied if allowed, discarded otherwise.
+    pub changes: StateChanges,
+}
+
+fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+impl Evaluation {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.effect == Effect::Allow
+    }
+}
+
+/// A policy that cannot be loaded. Nothing of it was run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The bytes are not WebAssembly.
+    #[error("not a WebAssembly binary: {reason}")]
+    NotWasm {
+        /// What is wrong with them.
+        reason: String,
+    },
+    /// A core module where a component is needed.
+    #[error(
+        "a core wasm module, not a component: build the policy for `wasm32-wasip2` \
+         (or wrap it with `wasm-tools component new`)"
+    )]
+    CoreModule,
+    /// The component does not validate or compile.
+    #[error("invalid component: {reason}")]
+    Invalid {
+        /// The validator's or compiler's message.
+        reason: String,
+    },
+    /// The component imports something the host does not provide.
+    #[error("component imports `{name}`, which this host does not provide (it serves erynoa:ecl@0.1 and wasi)")]
+    UnsupportedImport {
+        /// The import's name.
+        name: String,
+    },
+    /// The component does not export the policy interface.
+    #[error("component does not export `erynoa:ecl/policy@0.1.0`: it implements another world (exports: {exports})")]
+    MissingExport {
+        /// What it exports instead.
+        exports: String,
+    },
+    /// Linking or instantiating failed.
+    #[error("cannot instantiate component: {reason}")]
+    Instantiate {
+        /// Why.
+        reason: String,
+    },
+    /// The policy's metadata function failed.
+    #[error("policy metadata failed: {reason}")]
+    Metadata {
+        /// Why.
+        reason: String,
+    },
+}

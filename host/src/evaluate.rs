@@ -1,0 +1,91 @@
+//! The evaluation driver every engine shares: transaction, retries on
+//! conflict, event log, metrics and tracing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use erynoa_budget::BudgetLimits;
+
+use crate::engine::{Decision, Effect, Evaluation, Failure, Policy};
+use crate::session::Session;
+use crate::state::{StateEvent, UnifiedState};
+use crate::Request;
+
+/// How often an evaluation whose reads went stale is run again. Policies are
+/// deterministic functions of their inputs, so a rerun is always safe.
+const MAX_ATTEMPTS: u32 = 4;
+
+pub(crate) fn evaluate<P: Policy + ?Sized>(
+    policy: &P,
+    state: &Arc<UnifiedState>,
+    request: &Request,
+    limits: BudgetLimits,
+) -> Evaluation {
+    let info = policy.info();
+    let span = tracing::info_span!("evaluate", policy = %info.id, realm = request.realm(), action = request.action());
+    let _enter = span.enter();
+    let started = Instant::now();
+    let policy_id: Arc<str> = Arc::from(info.id.as_str());
+
+    let mut attempt = 1;
+    let (decision, meter, changes) = loop {
+        let session = Session::new(Arc::clone(&policy_id), state, request, limits);
+        let (session, outcome) = policy.run(session);
+        let (view, handle, meter) = session.into_parts();
+        match outcome {
+            Ok(d) if d.effect == Effect::Allow => match handle.commit(&view, &info.id) {
+                Ok(changes) => break (Ok(d), meter, changes),
+                Err(conflict) if attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, "{conflict}; running the policy again");
+                    attempt += 1;
+                }
+                Err(conflict) => break (Err(Failure::Conflict { attempts: attempt }), meter, conflict.discarded),
+            },
+            other => break (other, meter, handle.discard()),
+        }
+    };
+
+    let (effect, reason, failure) = match decision {
+        Ok(Decision { effect, reason }) => (effect, reason, None),
+        Err(f) => (Effect::Deny, Some(f.to_string()), Some(f)),
+    };
+    let duration = started.elapsed();
+    let evaluation = Evaluation {
+        policy_id: info.id.clone(),
+        effect,
+        reason,
+        failure,
+        gas_used: meter.gas_used(),
+        gas: *meter.layers(),
+        mana_used: meter.mana_used(),
+        duration,
+        changes,
+    };
+    record(state, request, policy, &evaluation);
+    evaluation
+}
+
+fn record<P: Policy + ?Sized>(state: &UnifiedState, request: &Request, policy: &P, e: &Evaluation) {
+    let duration_us = u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX);
+    let passed = e.is_allowed();
+    let realm = request.realm();
+    state.append_event(StateEvent::PolicyEvaluated {
+        policy_id: e.policy_id.clone(),
+        realm_id: (!realm.is_empty()).then(|| realm.to_owned()),
+        passed,
+        policy_type: policy.info().policy_type,
+        gas_used: e.gas_used,
+        mana_used: e.mana_used,
+        duration_us,
+    });
+    state.metrics().record(&e.policy_id, realm, passed, e.gas_used, e.mana_used, duration_us);
+    tracing::info!(
+        decision = if passed { "allow" } else { "deny" },
+        reason = e.reason.as_deref().unwrap_or(""),
+        failure = e.failure.as_ref().map_or("", Failure::kind),
+        gas = e.gas_used,
+        mana = e.mana_used,
+        duration_us,
+        "evaluated"
+    );
+}

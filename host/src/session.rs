@@ -1,0 +1,359 @@
+//! One evaluation's view of the world: the request, state, buffered writes
+//! and meter, with every host call a policy can make.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use erynoa_budget::{BudgetLimits, Exhaustion, GasLayer, HostCall, Meter};
+
+use crate::request::is_did;
+use crate::state::{StateHandle, StateView, UnifiedState};
+use crate::{Request, TrustVector};
+
+/// Longest store key, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+/// Longest store value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 64 << 10;
+/// Longest event payload, in bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 16 << 10;
+/// Most events one evaluation may emit.
+pub const MAX_EVENTS: usize = 256;
+/// Most log lines kept per evaluation; later ones are dropped.
+pub const MAX_LOG_LINES: u32 = 64;
+/// Longest log line kept, in bytes; longer ones are cut.
+pub const MAX_LOG_BYTES: usize = 1024;
+
+/// Severity of a policy's log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    /// Tracing.
+    Trace,
+    /// Debugging.
+    Debug,
+    /// Information.
+    Info,
+    /// Warning.
+    Warn,
+    /// Error.
+    Error,
+}
+
+/// A host call that did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The budget ran out: the evaluation ends.
+    Exhausted(Exhaustion),
+    /// The policy passed something wrong; it gets this error back and goes on.
+    Guest(GuestError),
+}
+
+/// An error handed back to the policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestError {
+    /// What kind of error.
+    pub code: GuestErrorCode,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// What kind of error a policy gets back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestErrorCode {
+    /// Not found.
+    NotFound,
+    /// A malformed argument.
+    InvalidArgument,
+    /// A limit was hit.
+    LimitExceeded,
+}
+
+impl From<Exhaustion> for CallError {
+    fn from(e: Exhaustion) -> Self {
+        CallError::Exhausted(e)
+    }
+}
+
+fn invalid(message: String) -> CallError {
+    CallError::Guest(GuestError { code: GuestErrorCode::InvalidArgument, message })
+}
+
+fn too_large(message: String) -> CallError {
+    CallError::Guest(GuestError { code: GuestErrorCode::LimitExceeded, message })
+}
+
+/// The state of one evaluation. Engines hand it to the policy's host calls.
+#[derive(Debug)]
+pub struct Session {
+    policy_id: Arc<str>,
+    request: Request,
+    view: StateView,
+    handle: StateHandle,
+    meter: Meter,
+    started: Instant,
+    timestamp: u64,
+    log_lines: u32,
+}
+
+impl Session {
+    pub(crate) fn new(policy_id: Arc<str>, state: &Arc<UnifiedState>, request: &Request, limits: BudgetLimits) -> Self {
+        let timestamp = request.timestamp().or(state.clock()).unwrap_or_else(unix_now);
+        Self {
+            policy_id,
+            view: StateView::new(Arc::clone(state), request.realm()),
+            request: request.clone(),
+            handle: StateHandle::default(),
+            meter: Meter::new(limits),
+            started: Instant::now(),
+            timestamp,
+            log_lines: 0,
+        }
+    }
+
+    /// The policy being evaluated.
+    pub fn policy_id(&self) -> &str {
+        &self.policy_id
+    }
+
+    /// The request being decided.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The meter of this evaluation.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    /// The meter, to charge instructions.
+    pub fn meter_mut(&mut self) -> &mut Meter {
+        &mut self.meter
+    }
+
+    /// When the evaluation started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub(crate) fn into_parts(self) -> (StateView, StateHandle, Meter) {
+        (self.view, self.handle, self.meter)
+    }
+
+    /// Fails with [`Exhaustion::Timeout`] once the deadline has passed.
+    pub fn check_deadline(&mut self) -> Result<(), Exhaustion> {
+        let limit_ms = self.meter.limits().timeout_ms;
+        if self.started.elapsed().as_millis() > u128::from(limit_ms) {
+            return Err(self.meter.exhaust(Exhaustion::Timeout { limit_ms }));
+        }
+        Ok(())
+    }
+
+    fn charge(&mut self, call: HostCall) -> Result<(), Exhaustion> {
+        let (layer, gas) = call.gas();
+        self.meter.charge_gas(layer, gas)?;
+        match call.mana() {
+            0 => Ok(()),
+            mana => self.meter.charge_mana(mana),
+        }
+    }
+
+    /// `trust.get-trust`.
+    pub fn get_trust(&mut self, did: &str) -> Result<TrustVector, CallError> {
+        self.charge(HostCall::GetTrust)?;
+        check_did(did)?;
+        Ok(self.view.trust(did))
+    }
+
+    /// `trust.trust-norm`.
+    pub fn trust_norm(&mut self, tv: &TrustVector) -> Result<f64, Exhaustion> {
+        self.charge(HostCall::TrustNorm)?;
+        Ok(tv.norm())
+    }
+
+    /// `identity.has-credential`.
+    pub fn has_credential(&mut self, did: &str, schema: &str) -> Result<bool, CallError> {
+        self.charge(HostCall::HasCredential)?;
+        check_did(did)?;
+        Ok(self.view.has_credential(did, schema))
+    }
+
+    /// `identity.resolve-did`.
+    pub fn resolve_did(&mut self, did: &str) -> Result<bool, CallError> {
+        self.charge(HostCall::ResolveDid)?;
+        check_did(did)?;
+        Ok(self.view.resolve_did(did))
+    }
+
+    /// `state.store-get`.
+    pub fn store_get(&mut self, store: &str, key: &str) -> Result<Option<String>, CallError> {
+        self.charge(HostCall::StoreGet)?;
+        check_store_key(store, key)?;
+        Ok(self.handle.get(&mut self.view, store, key))
+    }
+
+    /// `state.store-put`.
+    pub fn store_put(&mut self, store: &str, key: &str, value: &str) -> Result<(), CallError> {
+        self.charge(HostCall::StorePut { bytes: value.len() })?;
+        check_store_key(store, key)?;
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(too_large(format!(
+                "value of {} bytes is too large (limit {MAX_VALUE_BYTES})",
+                value.len()
+            )));
+        }
+        self.handle.put(store, key, value);
+        Ok(())
+    }
+
+    /// `state.store-delete`.
+    pub fn store_delete(&mut self, store: &str, key: &str) -> Result<bool, CallError> {
+        self.charge(HostCall::StoreDelete)?;
+        check_store_key(store, key)?;
+        Ok(self.handle.delete(&mut self.view, store, key))
+    }
+
+    /// `budget.consume-gas`.
+    pub fn consume_gas(&mut self, layer: GasLayer, amount: u64) -> Result<(), Exhaustion> {
+        self.meter.charge_gas(layer, amount)
+    }
+
+    /// `budget.consume-mana`.
+    pub fn consume_mana(&mut self, amount: u64) -> Result<(), Exhaustion> {
+        self.meter.charge_mana(amount)
+    }
+
+    /// `context.timestamp`: fixed for the whole evaluation.
+    pub fn timestamp(&mut self) -> Result<u64, Exhaustion> {
+        self.charge(HostCall::Timestamp)?;
+        Ok(self.timestamp)
+    }
+
+    /// The evaluation time, without charging for it.
+    pub fn evaluation_time(&self) -> u64 {
+        self.timestamp
+    }
+
+    /// `context.log`: kept lines go to the host's log under the target `erynoa::guest`.
+    pub fn log(&mut self, level: LogLevel, message: &str) -> Result<(), Exhaustion> {
+        self.charge(HostCall::Log)?;
+        self.log_lines += 1;
+        if self.log_lines > MAX_LOG_LINES {
+            return Ok(());
+        }
+        let message = truncate(message, MAX_LOG_BYTES);
+        let policy = &*self.policy_id;
+        match level {
+            LogLevel::Trace => tracing::trace!(target: "erynoa::guest", policy, "{message}"),
+            LogLevel::Debug => tracing::debug!(target: "erynoa::guest", policy, "{message}"),
+            LogLevel::Info => tracing::info!(target: "erynoa::guest", policy, "{message}"),
+            LogLevel::Warn => tracing::warn!(target: "erynoa::guest", policy, "{message}"),
+            LogLevel::Error => tracing::error!(target: "erynoa::guest", policy, "{message}"),
+        }
+        Ok(())
+    }
+
+    /// `events.emit-event`.
+    pub fn emit_event(&mut self, event_type: &str, payload: &str) -> Result<(), CallError> {
+        self.charge(HostCall::EmitEvent { bytes: payload.len() })?;
+        if event_type.is_empty() {
+            return Err(invalid("event type is empty".into()));
+        }
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(too_large(format!(
+                "event payload of {} bytes is too large (limit {MAX_PAYLOAD_BYTES})",
+                payload.len()
+            )));
+        }
+        if self.handle.event_count() >= MAX_EVENTS {
+            return Err(too_large(format!("too many events (limit {MAX_EVENTS} per evaluation)")));
+        }
+        self.handle.emit(event_type, payload);
+        Ok(())
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let end = (0..=max).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    s.get(..end).unwrap_or_default()
+}
+
+fn check_did(did: &str) -> Result<(), CallError> {
+    if is_did(did) {
+        Ok(())
+    } else {
+        Err(invalid(format!("`{}` is not a DID (expected `did:<method>:<id>`)", truncate(did, 128))))
+    }
+}
+
+fn check_store_key(store: &str, key: &str) -> Result<(), CallError> {
+    if store.is_empty() {
+        return Err(invalid("store name is empty".into()));
+    }
+    if store.len() > MAX_KEY_BYTES || key.len() > MAX_KEY_BYTES {
+        return Err(too_large(format!("store name or key longer than {MAX_KEY_BYTES} bytes")));
+    }
+    Ok(())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(state: UnifiedState, gas: u64) -> Session {
+        let limits = BudgetLimits { gas_limit: gas, ..BudgetLimits::default() };
+        let req = Request::builder("did:e:alice", "r").timestamp(42).build();
+        Session::new("p".into(), &Arc::new(state), &req, limits)
+    }
+
+    #[test]
+    fn host_calls_charge_their_layer() {
+        let mut s = session(UnifiedState::new(), 1000);
+        s.get_trust("did:e:alice").unwrap();
+        s.has_credential("did:e:alice", "kyc").unwrap();
+        s.log(LogLevel::Info, "hi").unwrap();
+        assert_eq!(s.timestamp().unwrap(), 42);
+        let layers = s.meter().layers();
+        assert_eq!((layers.network, layers.storage, layers.compute), (15, 200, 10));
+        assert_eq!(s.meter().gas_used(), 18);
+    }
+
+    #[test]
+    fn bad_arguments_are_guest_errors_and_still_cost_gas() {
+        let mut s = session(UnifiedState::new(), 1000);
+        let err = s.get_trust("alice").unwrap_err();
+        assert!(matches!(err, CallError::Guest(GuestError { code: GuestErrorCode::InvalidArgument, .. })));
+        assert_eq!(s.meter().gas_used(), 10);
+        assert!(matches!(s.store_put("", "k", "v"), Err(CallError::Guest(_))));
+        let big = "x".repeat(MAX_VALUE_BYTES + 1);
+        assert!(matches!(
+            s.store_put("s", "k", &big),
+            Err(CallError::Guest(GuestError { code: GuestErrorCode::LimitExceeded, .. }))
+        ));
+    }
+
+    #[test]
+    fn running_out_is_an_exhaustion() {
+        let mut s = session(UnifiedState::new(), 12);
+        s.get_trust("did:e:a").unwrap();
+        assert_eq!(
+            s.has_credential("did:e:a", "kyc"),
+            Err(CallError::Exhausted(Exhaustion::OutOfGas { used: 15, limit: 12 }))
+        );
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("héllo", 3), "hé");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}

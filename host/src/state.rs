@@ -1,0 +1,162 @@
+//! The in-memory state policies read and write.
+
+mod events;
+mod fixture;
+mod metrics;
+mod transaction;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use parking_lot::{Mutex, RwLock};
+
+use crate::TrustVector;
+
+pub use events::{PolicyType, StateEvent};
+pub use fixture::FixtureError;
+pub use metrics::{Counters, Metrics, MetricsSnapshot};
+pub use transaction::{Conflict, StateChanges, StateHandle, StateView, StoreWrite};
+
+/// Everything a policy can observe or change: trust vectors, identities and
+/// credentials, realm-scoped key-value stores, an append-only event log and
+/// execution metrics.
+///
+/// Safe to share between threads. Policies never touch it directly: they read
+/// through a [`StateView`] and write through a [`StateHandle`], whose writes
+/// are applied all at once, and only when the decision is allow.
+///
+/// ```
+/// use erynoa_host::{TrustVector, UnifiedState};
+/// let state = UnifiedState::new();
+/// state.set_trust("did:erynoa:self:alice", TrustVector::splat(0.8)).unwrap();
+/// state.grant_credential("did:erynoa:self:alice", "kyc");
+/// assert_eq!(state.trust("did:erynoa:self:alice").r, 0.8);
+/// assert_eq!(state.trust("did:erynoa:self:nobody"), TrustVector::NEWCOMER);
+/// assert!(state.has_credential("did:erynoa:self:alice", "kyc"));
+/// ```
+#[derive(Debug, Default)]
+pub struct UnifiedState {
+    trust: DashMap<String, TrustVector>,
+    identities: DashMap<String, BTreeSet<String>>,
+    realms: DashMap<String, Arc<RwLock<RealmStores>>>,
+    events: Mutex<Vec<StateEvent>>,
+    metrics: Metrics,
+    clock: Option<u64>,
+}
+
+/// The key-value stores of one realm. `version` grows with every commit, so a
+/// transaction that read the realm can tell whether it changed since.
+#[derive(Debug, Default)]
+pub(crate) struct RealmStores {
+    version: u64,
+    stores: HashMap<String, HashMap<String, String>>,
+}
+
+/// A trust vector with a dimension outside [0, 1].
+#[derive(Debug, thiserror::Error)]
+#[error("trust of `{did}`: dimension `{dimension}` is {value}, expected a number in [0, 1]")]
+pub struct TrustRangeError {
+    did: String,
+    dimension: &'static str,
+    value: f64,
+}
+
+impl UnifiedState {
+    /// An empty state: every DID is a newcomer, no stores, no events.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the trust vector of `did`, refusing values outside [0, 1].
+    pub fn set_trust(&self, did: &str, tv: TrustVector) -> Result<(), TrustRangeError> {
+        if let Some((dimension, value)) = tv.out_of_range() {
+            return Err(TrustRangeError { did: did.to_owned(), dimension, value });
+        }
+        self.trust.insert(did.to_owned(), tv);
+        self.identities.entry(did.to_owned()).or_default();
+        Ok(())
+    }
+
+    /// The trust vector of `did`; [`TrustVector::NEWCOMER`] if unknown.
+    pub fn trust(&self, did: &str) -> TrustVector {
+        self.trust.get(did).map_or(TrustVector::NEWCOMER, |tv| *tv)
+    }
+
+    /// Registers `did` as a known identity.
+    pub fn add_identity(&self, did: &str) {
+        self.identities.entry(did.to_owned()).or_default();
+    }
+
+    /// Gives `did` a credential of `schema`, registering the identity.
+    pub fn grant_credential(&self, did: &str, schema: &str) {
+        self.identities.entry(did.to_owned()).or_default().insert(schema.to_owned());
+    }
+
+    /// Whether `did` holds a credential of `schema`.
+    pub fn has_credential(&self, did: &str, schema: &str) -> bool {
+        self.identities.get(did).is_some_and(|c| c.contains(schema))
+    }
+
+    /// Whether `did` is a known identity.
+    pub fn resolve_did(&self, did: &str) -> bool {
+        self.identities.contains_key(did)
+    }
+
+    /// The value of `key` in `store` of `realm`.
+    pub fn store_get(&self, realm: &str, store: &str, key: &str) -> Option<String> {
+        let realm = self.realms.get(realm)?;
+        let stores = realm.read();
+        stores.stores.get(store)?.get(key).cloned()
+    }
+
+    /// Sets `key` in `store` of `realm` directly (operators and fixtures; policies
+    /// write through a [`StateHandle`]).
+    pub fn store_put(&self, realm: &str, store: &str, key: &str, value: &str) {
+        let realm = self.realm(realm);
+        let mut stores = realm.write();
+        stores.version += 1;
+        stores
+            .stores
+            .entry(store.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value.to_owned());
+    }
+
+    /// The fixed evaluation clock (Unix seconds), if the state has one.
+    pub fn clock(&self) -> Option<u64> {
+        self.clock
+    }
+
+    /// Fixes the evaluation clock, so decisions do not depend on the wall clock.
+    pub fn set_clock(&mut self, unix_seconds: Option<u64>) {
+        self.clock = unix_seconds;
+    }
+
+    /// Appends an event to the log.
+    pub fn append_event(&self, event: StateEvent) {
+        self.events.lock().push(event);
+    }
+
+    /// A copy of the event log, oldest first.
+    pub fn events(&self) -> Vec<StateEvent> {
+        self.events.lock().clone()
+    }
+
+    /// Number of events in the log.
+    pub fn event_count(&self) -> usize {
+        self.events.lock().len()
+    }
+
+    /// Execution metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub(crate) fn realm(&self, realm: &str) -> Arc<RwLock<RealmStores>> {
+        if let Some(r) = self.realms.get(realm) {
+            return Arc::clone(&r);
+        }
+        Arc::clone(&self.realms.entry(realm.to_owned()).or_default())
+    }
+}

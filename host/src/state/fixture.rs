@@ -1,0 +1,142 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::UnifiedState;
+use crate::TrustVector;
+use crate::request::is_did;
+
+/// A state fixture that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    /// The file could not be read.
+    #[error("cannot read state file `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The text is not a valid fixture.
+    #[error("invalid state JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A trust vector is out of range.
+    #[error("invalid state: {0}")]
+    Trust(#[from] super::TrustRangeError),
+    /// A key that must be a DID is not one.
+    #[error("invalid state: `{0}` is not a DID (expected `did:<method>:<id>`)")]
+    NotDid(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fixture {
+    #[serde(default)]
+    clock: Option<u64>,
+    #[serde(default)]
+    trust: BTreeMap<String, TrustJson>,
+    #[serde(default)]
+    identities: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    stores: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TrustJson {
+    Splat(f64),
+    Vector(TrustVector),
+}
+
+impl UnifiedState {
+    /// Reads a state fixture:
+    ///
+    /// ```json
+    /// {
+    ///   "clock": 1700000000,
+    ///   "trust": {"did:erynoa:self:alice": {"r": 0.8, "i": 0.7, "c": 0.6, "p": 0.5, "v": 0.4, "omega": 0.3},
+    ///             "did:erynoa:self:bob": 0.2},
+    ///   "identities": {"did:erynoa:self:alice": ["kyc"]},
+    ///   "stores": {"finance": {"quota": {"did:erynoa:self:alice": "3"}}}
+    /// }
+    /// ```
+    ///
+    /// Every section is optional. A trust entry is a vector or one number for
+    /// all six dimensions; `stores` maps realm → store → key → value.
+    pub fn from_json(text: &str) -> Result<Self, FixtureError> {
+        let fixture: Fixture = serde_json::from_str(text)?;
+        let mut state = UnifiedState::new();
+        state.set_clock(fixture.clock);
+        for (did, tv) in fixture.trust {
+            if !is_did(&did) {
+                return Err(FixtureError::NotDid(did));
+            }
+            let tv = match tv {
+                TrustJson::Splat(x) => TrustVector::splat(x),
+                TrustJson::Vector(tv) => tv,
+            };
+            state.set_trust(&did, tv)?;
+        }
+        for (did, credentials) in fixture.identities {
+            if !is_did(&did) {
+                return Err(FixtureError::NotDid(did));
+            }
+            state.add_identity(&did);
+            for schema in credentials {
+                state.grant_credential(&did, &schema);
+            }
+        }
+        for (realm, stores) in fixture.stores {
+            for (store, entries) in stores {
+                for (key, value) in entries {
+                    state.store_put(&realm, &store, &key, &value);
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    /// Reads a state fixture from a file; see [`UnifiedState::from_json`].
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, FixtureError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| FixtureError::Read { path: path.display().to_string(), source })?;
+        Self::from_json(&text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_every_section() {
+        let s = UnifiedState::from_json(
+            r#"{"clock": 5, "trust": {"did:e:a": {"r": 0.8, "i": 0.7, "c": 0.6, "p": 0.5, "v": 0.4, "omega": 0.3},
+                "did:e:b": 0.2}, "identities": {"did:e:a": ["kyc"], "did:e:c": []},
+                "stores": {"fin": {"quota": {"k": "3"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.clock(), Some(5));
+        assert_eq!(s.trust("did:e:a").omega, 0.3);
+        assert_eq!(s.trust("did:e:b"), TrustVector::splat(0.2));
+        assert!(s.has_credential("did:e:a", "kyc"));
+        assert!(s.resolve_did("did:e:c"));
+        assert!(!s.resolve_did("did:e:z"));
+        assert_eq!(s.store_get("fin", "quota", "k").as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn bad_fixtures_say_what_is_wrong() {
+        let err = |t| UnifiedState::from_json(t).unwrap_err().to_string();
+        assert!(err("[").starts_with("invalid state JSON"));
+        assert_eq!(
+            err(r#"{"trust": {"did:e:a": {"r": 2, "i": 0, "c": 0, "p": 0, "v": 0, "omega": 0}}}"#),
+            "invalid state: trust of `did:e:a`: dimension `r` is 2, expected a number in [0, 1]"
+        );
+        assert!(err(r#"{"trust": {"alice": 0.5}}"#).contains("`alice` is not a DID"));
+        assert!(err(r#"{"trusts": {}}"#).contains("unknown field `trusts`"));
+        assert!(err(r#"{"stores": {"r": {"s": {"k": 1}}}}"#).contains("invalid type"));
+    }
+}

@@ -1,0 +1,69 @@
+use serde::{Deserialize, Serialize};
+
+/// Six-dimensional trust of a DID; every dimension is in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustVector {
+    /// Reliability: behaviour history.
+    pub r: f64,
+    /// Integrity: consistency of statements.
+    pub i: f64,
+    /// Competence: proof of ability.
+    pub c: f64,
+    /// Prestige: external attestation.
+    pub p: f64,
+    /// Vigilance: anomaly detection.
+    pub v: f64,
+    /// Omega: axiom fidelity.
+    #[serde(alias = "Ω")]
+    pub omega: f64,
+}
+
+impl TrustVector {
+    /// What a DID the host does not know gets: 0.1 in every dimension.
+    pub const NEWCOMER: TrustVector = TrustVector::splat(0.1);
+
+    /// The same value in every dimension.
+    pub const fn splat(x: f64) -> Self {
+        Self { r: x, i: x, c: x, p: x, v: x, omega: x }
+    }
+
+    /// The dimensions in legacy index order R, I, C, P, V, Ω.
+    pub const fn to_array(self) -> [f64; 6] {
+        [self.r, self.i, self.c, self.p, self.v, self.omega]
+    }
+
+    /// The arithmetic mean of the six dimensions, summed left to right as the
+    /// legacy `TrustNorm` opcode does.
+    pub fn norm(&self) -> f64 {
+        self.to_array().iter().sum::<f64>() / 6.0
+    }
+
+    /// The name of the first dimension outside [0, 1], if any.
+    pub(crate) fn out_of_range(&self) -> Option<(&'static str, f64)> {
+        const NAMES: [&str; 6] = ["r", "i", "c", "p", "v", "omega"];
+        NAMES
+            .into_iter()
+            .zip(self.to_array())
+            .find(|(_, x)| !(0.0..=1.0).contains(x))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn norm_is_the_legacy_mean() {
+        let tv = TrustVector { r: 0.8, i: 0.7, c: 0.6, p: 0.5, v: 0.4, omega: 0.3 };
+        assert_eq!(tv.norm(), 0.5499999999999999);
+    }
+
+    #[test]
+    fn range_check_names_the_dimension() {
+        let tv = TrustVector { c: 1.5, ..TrustVector::NEWCOMER };
+        assert_eq!(tv.out_of_range(), Some(("c", 1.5)));
+        assert_eq!(TrustVector::NEWCOMER.out_of_range(), None);
+        assert!(TrustVector { r: f64::NAN, ..TrustVector::NEWCOMER }.out_of_range().is_some());
+    }
+}

@@ -1,0 +1,403 @@
+//! The component engine: policies as WebAssembly components on wasmtime.
+
+pub(crate) mod bindings;
+mod linker;
+mod store;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use erynoa_budget::{BudgetLimits, Exhaustion, GasLayer};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+
+use self::bindings::PolicyComponentPre;
+use self::bindings::erynoa::ecl::types::{self as wit};
+use self::store::HostState;
+use crate::engine::{Decision, Effect, Failure, LoadError, Policy, PolicyEngine, PolicyInfo};
+use crate::session::{truncate, Session};
+use crate::state::{PolicyType, UnifiedState};
+use crate::Request;
+
+/// Longest decision reason a policy may return, in bytes.
+pub const MAX_REASON_BYTES: usize = 4096;
+
+/// How the component engine is set up. Every field has a default that suits
+/// a 2-core machine serving many small policies.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Use wasmtime's pooling allocator (falls back to on-demand allocation,
+    /// with a log line, where the machine refuses the reservation). Default true.
+    pub pooling: bool,
+    /// Instances that may run at once with pooling. Default 256.
+    pub max_instances: u32,
+    /// Largest linear memory any guest may have, in bytes; a budget's memory
+    /// limit is capped by it. Default 64 MiB.
+    pub max_memory_bytes: u64,
+    /// Linear memory kept resident between uses of a pool slot, so a fresh
+    /// instance does not fault its memory in again. Default 64 KiB.
+    pub keep_resident_bytes: usize,
+    /// Guest stack size, in bytes. Deeper recursion is a `stack` deny. Default 512 KiB.
+    pub max_wasm_stack: usize,
+    /// How often the deadline clock ticks. Default 5 ms.
+    pub epoch_tick: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            pooling: true,
+            max_instances: 256,
+            max_memory_bytes: 64 << 20,
+            keep_resident_bytes: 64 << 10,
+            max_wasm_stack: 512 << 10,
+            epoch_tick: Duration::from_millis(5),
+        }
+    }
+}
+
+/// An engine could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create the wasm engine: {0}")]
+pub struct EngineError(String);
+
+/// Runs policies that are WebAssembly components of the `erynoa:ecl` world.
+///
+/// One engine serves any number of policies and threads: it compiles each
+/// component once, links it once, and gives every evaluation a fresh instance
+/// so that nothing leaks between requests.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use erynoa_host::{BudgetLimits, ComponentEngine, PolicyEngine, Request, UnifiedState};
+///
+/// let engine = ComponentEngine::new(Default::default())?;
+/// let policy = engine.load("trust-threshold", &std::fs::read("trust_threshold.wasm")?)?;
+/// let state = Arc::new(UnifiedState::from_file("state.json")?);
+/// let request = Request::builder("did:erynoa:self:alice", "finance").action("transfer").build();
+/// let answer = policy.evaluate(&state, &request, BudgetLimits::default());
+/// println!("{:?}: {:?}", answer.effect, answer.reason);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ComponentEngine {
+    inner: Arc<Inner>,
+    _ticker: Ticker,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: EngineConfig,
+}
+
+impl ComponentEngine {
+    /// Creates the engine and starts its deadline clock.
+    pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
+        let engine = build_engine(&config)?;
+        let mut linker = Linker::new(&engine);
+        linker::add_to_linker(&mut linker).map_err(|e| EngineError(format!("{e:#}")))?;
+        let ticker = Ticker::start(engine.clone(), config.epoch_tick);
+        Ok(Self { inner: Arc::new(Inner { engine, linker, config }), _ticker: ticker })
+    }
+
+    /// The wasmtime engine, e.g. to precompile components.
+    pub fn wasmtime(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Loads a component; see [`PolicyEngine::load`].
+    pub fn load_component(&self, id: &str, bytes: &[u8]) -> Result<ComponentPolicy, LoadError> {
+        let span = tracing::info_span!("load", policy = id, bytes = bytes.len());
+        let _enter = span.enter();
+        let started = std::time::Instant::now();
+        check_header(bytes)?;
+        let component =
+            Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid { reason: format!("{e:#}") })?;
+        let imports = check_world(&self.inner.engine, &component)?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Instantiate { reason: format!("{e:#}") })?;
+        let pre = PolicyComponentPre::new(instance_pre).map_err(|e| LoadError::MissingExport { exports: format!("{e:#}") })?;
+        let mut policy = ComponentPolicy {
+            inner: Arc::clone(&self.inner),
+            pre,
+            info: PolicyInfo {
+                id: id.to_owned(),
+                name: String::new(),
+                version: String::new(),
+                policy_type: PolicyType::Custom,
+                engine: "component",
+                imports,
+            },
+        };
+        let metadata = policy.metadata()?;
+        policy.info.name = metadata.name;
+        policy.info.version = metadata.version;
+        tracing::info!(
+            name = policy.info.name,
+            version = policy.info.version,
+            compile_ms = started.elapsed().as_millis() as u64,
+            "loaded"
+        );
+        Ok(policy)
+    }
+}
+
+impl PolicyEngine for ComponentEngine {
+    fn load(&self, id: &str, bytes: &[u8]) -> Result<Arc<dyn Policy>, LoadError> {
+        Ok(Arc::new(self.load_component(id, bytes)?))
+    }
+}
+
+fn build_engine(config: &EngineConfig) -> Result<Engine, EngineError> {
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .cranelift_nan_canonicalization(true)
+        .max_wasm_stack(config.max_wasm_stack);
+    if config.pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(config.max_instances)
+            .total_core_instances(config.max_instances.saturating_mul(4))
+            .total_memories(config.max_instances.saturating_mul(2))
+            .total_tables(config.max_instances.saturating_mul(2))
+            .max_memory_size(usize::try_from(config.max_memory_bytes).unwrap_or(usize::MAX))
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(4)
+            .max_tables_per_component(8)
+            .linear_memory_keep_resident(config.keep_resident_bytes)
+            .table_keep_resident(config.keep_resident_bytes);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        match Engine::new(&c) {
+            Ok(engine) => return Ok(engine),
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e:#}); falling back to on-demand allocation");
+                c.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            }
+        }
+    }
+    Engine::new(&c).map_err(|e| EngineError(format!("{e:#}")))
+}
+
+/// Tells bytes that are not wasm, and core modules, from components before
+/// the compiler sees them, so the error says what the file is.
+fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    const COMPONENT: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
+    const CORE: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
+    let not_wasm = |reason: &str| Err(LoadError::NotWasm { reason: reason.to_owned() });
+    match (bytes.get(..4), bytes.get(4..8)) {
+        (Some(b"\0asm"), Some(v)) if v == COMPONENT => Ok(()),
+        (Some(b"\0asm"), Some(v)) if v == CORE => Err(LoadError::CoreModule),
+        (Some(b"\0asm"), Some(v)) => not_wasm(&format!("unknown wasm version {v:02x?}")),
+        (Some(b"\0asm"), None) => not_wasm("truncated header"),
+        _ if bytes.is_empty() => not_wasm("the file is empty"),
+        _ => not_wasm("missing the `\\0asm` magic number"),
+    }
+}
+
+/// Every import must be an interface this host serves, every export the
+/// policy interface; otherwise the component implements another world.
+fn check_world(engine: &Engine, component: &Component) -> Result<Vec<String>, LoadError> {
+    let ty = component.component_type();
+    let mut imports = Vec::new();
+    for (name, _) in ty.imports(engine) {
+        let served = name.starts_with("wasi:")
+            || name
+                .strip_prefix("erynoa:ecl/")
+                .and_then(|rest| rest.split_once("@0.1."))
+                .is_some_and(|(iface, _)| linker::INTERFACES.contains(&iface));
+        if !served {
+            return Err(LoadError::UnsupportedImport { name: name.to_owned() });
+        }
+        imports.push(name.to_owned());
+    }
+    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
+    if !exports.iter().any(|e| e.starts_with("erynoa:ecl/policy@0.1.")) {
+        let exports = if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") };
+        return Err(LoadError::MissingExport { exports });
+    }
+    Ok(imports)
+}
+
+/// A loaded component, linked and ready to instantiate.
+pub struct ComponentPolicy {
+    inner: Arc<Inner>,
+    pre: PolicyComponentPre<HostState>,
+    info: PolicyInfo,
+}
+
+impl ComponentPolicy {
+    /// Sets the policy's kind, for metrics and the event log.
+    pub fn set_policy_type(&mut self, policy_type: PolicyType) {
+        self.info.policy_type = policy_type;
+    }
+
+    fn metadata(&self) -> Result<wit::PolicyInfo, LoadError> {
+        let state = Arc::new(UnifiedState::new());
+        let request = Request::builder("did:erynoa:host:load", "").build();
+        let session = Session::new(Arc::from(self.info.id.as_str()), &state, &request, BudgetLimits::default());
+        let (mut store, data) = match self.store(session) {
+            Ok(s) => (s, ()),
+            Err((_, reason)) => return Err(LoadError::Instantiate { reason }),
+        };
+        let _ = data;
+        let result = self
+            .pre
+            .instantiate(&mut store)
+            .and_then(|bindings| bindings.erynoa_ecl_policy().call_metadata(&mut store));
+        result.map_err(|e| LoadError::Metadata { reason: failure(store.data_mut(), &e).to_string() })
+    }
+
+    /// A fresh store for `session`, fuelled with its remaining gas and armed
+    /// with its deadline and memory limit.
+    fn store(&self, session: Session) -> Result<Store<HostState>, (Session, String)> {
+        let limits = *session.meter().limits();
+        let memory_limit = limits.memory_limit_bytes.min(self.inner.config.max_memory_bytes);
+        let gas = session.meter().gas_remaining();
+        let mut store = Store::new(&self.inner.engine, HostState::new(session, memory_limit));
+        store.limiter(|s| s);
+        if let Err(e) = store.set_fuel(gas) {
+            return Err((store.into_data().session, format!("{e:#}")));
+        }
+        store.data_mut().fuel_set = gas;
+        let tick_ms = self.inner.config.epoch_tick.as_millis().max(1) as u64;
+        store.set_epoch_deadline(limits.timeout_ms.div_ceil(tick_ms) + 1);
+        store.epoch_deadline_trap();
+        Ok(store)
+    }
+}
+
+impl Policy for ComponentPolicy {
+    fn info(&self) -> &PolicyInfo {
+        &self.info
+    }
+
+    fn run(&self, session: Session) -> (Session, Result<Decision, Failure>) {
+        let mut store = match self.store(session) {
+            Ok(store) => store,
+            Err((session, message)) => return (session, Err(Failure::Host { message })),
+        };
+        let result = self.pre.instantiate(&mut store).and_then(|bindings| {
+            let request = store.data().session.request().clone();
+            bindings.erynoa_ecl_policy().call_evaluate(&mut store, request.wit())
+        });
+        let remaining = store.get_fuel().unwrap_or(0);
+        let mut data = store.into_data();
+        let burned = data.fuel_set.saturating_sub(remaining);
+        // Charged even after a trap: the instructions ran. An exhaustion here is
+        // already the recorded reason, or is found again by `failure`.
+        let _ = data.session.meter_mut().charge_gas(GasLayer::Compute, burned);
+        data.flush_output();
+        let outcome = match result {
+            Ok(Ok(decision)) => check_decision(decision),
+            Ok(Err(e)) => Err(Failure::PolicyError { code: error_code(e.code).to_owned(), message: e.message }),
+            Err(e) => Err(failure(&mut data, &e)),
+        };
+        (data.session, outcome)
+    }
+}
+
+fn check_decision(d: wit::Decision) -> Result<Decision, Failure> {
+    if let Some(reason) = &d.reason
+        && reason.len() > MAX_REASON_BYTES
+    {
+        return Err(Failure::InvalidDecision {
+            message: format!("reason of {} bytes is longer than the limit of {MAX_REASON_BYTES}", reason.len()),
+        });
+    }
+    let effect = match d.effect {
+        wit::Effect::Allow => Effect::Allow,
+        wit::Effect::Deny => Effect::Deny,
+    };
+    Ok(Decision { effect, reason: d.reason })
+}
+
+fn error_code(code: wit::ErrorCode) -> &'static str {
+    match code {
+        wit::ErrorCode::NotFound => "not-found",
+        wit::ErrorCode::InvalidArgument => "invalid-argument",
+        wit::ErrorCode::LimitExceeded => "limit-exceeded",
+        wit::ErrorCode::Internal => "internal",
+    }
+}
+
+/// What ended a call that returned an error: a recorded exhaustion first,
+/// then wasmtime's own traps, then anything else as a trap with its message
+/// (and the guest's panic message, if it printed one).
+fn failure(data: &mut HostState, e: &wasmtime::Error) -> Failure {
+    let meter = data.session.meter_mut();
+    if let Some(exhausted) = meter.exhausted() {
+        return Failure::Exhausted(exhausted);
+    }
+    let exhausted = match e.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => {
+            let limit = meter.limits().gas_limit;
+            Some(Exhaustion::OutOfGas { used: limit.saturating_add(1), limit })
+        }
+        Some(Trap::Interrupt) => Some(Exhaustion::Timeout { limit_ms: meter.limits().timeout_ms }),
+        Some(Trap::StackOverflow) => Some(Exhaustion::StackOverflow),
+        _ => None,
+    };
+    if let Some(exhausted) = exhausted {
+        return Failure::Exhausted(meter.exhaust(exhausted));
+    }
+    let mut message = format!("{e}");
+    if let Some(stderr) = data.stderr() {
+        message = format!("{message}; policy stderr: {}", truncate(&stderr, 1024));
+    }
+    Failure::Trap { message }
+}
+
+/// Advances the engine's epoch so that stores past their deadline trap.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine, tick: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("erynoa-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| tracing::error!("cannot start the deadline clock, deadlines will not interrupt guests: {e}"))
+            .ok();
+        Self { stop, thread }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_names_what_the_bytes_are() {
+        let err = |b: &[u8]| check_header(b).unwrap_err().to_string();
+        assert_eq!(err(b""), "not a WebAssembly binary: the file is empty");
+        assert_eq!(err(b"hello world"), "not a WebAssembly binary: missing the `\\0asm` magic number");
+        assert_eq!(err(b"\0asm"), "not a WebAssembly binary: truncated header");
+        assert!(err(b"\0asm\x01\0\0\0").starts_with("a core wasm module, not a component"));
+        assert!(err(b"\0asm\x02\0\0\0").contains("unknown wasm version"));
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+}

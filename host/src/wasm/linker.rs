@@ -1,0 +1,178 @@
+//! The `erynoa:ecl` host functions, linked once per engine.
+//!
+//! Every call first settles fuel: what the guest burned since the last call
+//! is charged as compute gas, then the call's own cost on its layer, and the
+//! store is refuelled with exactly the gas that is left. So instructions and
+//! host calls draw from one budget, and the meter is exact at every call.
+
+use erynoa_budget::{Exhaustion, GasLayer};
+use wasmtime::component::Linker;
+use wasmtime::{Result, StoreContextMut};
+
+use super::bindings::erynoa::ecl::context::Level;
+use super::bindings::erynoa::ecl::types::{self as wit};
+use super::store::HostState;
+use crate::session::{CallError, GuestError, GuestErrorCode, LogLevel, Session};
+use crate::TrustVector;
+
+/// The interfaces this host serves, by their name in a component's imports.
+pub(crate) const INTERFACES: [&str; 6] = ["trust", "identity", "state", "budget", "context", "events"];
+
+type Store<'a> = StoreContextMut<'a, HostState>;
+
+/// Charges fuel burned so far as compute gas and checks the deadline.
+fn settle(store: &mut Store<'_>) -> Result<()> {
+    let remaining = store.get_fuel()?;
+    let data = store.data_mut();
+    let burned = data.fuel_set.saturating_sub(remaining);
+    data.fuel_set = remaining;
+    let session = &mut data.session;
+    session
+        .meter_mut()
+        .charge_gas(GasLayer::Compute, burned)
+        .and_then(|()| session.check_deadline())
+        .map_err(trap)
+}
+
+/// Puts the gas that is left back into the store as fuel.
+fn refuel(store: &mut Store<'_>) -> Result<()> {
+    let left = store.data().session.meter().gas_remaining();
+    store.set_fuel(left)?;
+    store.data_mut().fuel_set = left;
+    Ok(())
+}
+
+/// Runs `f` between settling and refuelling.
+fn with_session<R, E>(store: &mut Store<'_>, f: impl FnOnce(&mut Session) -> Result<R, E>) -> Result<Result<R, E>> {
+    settle(store)?;
+    let result = f(&mut store.data_mut().session);
+    refuel(store)?;
+    Ok(result)
+}
+
+/// Runs one host call. An exhaustion traps (the meter keeps the reason); a
+/// guest error goes back to the guest.
+fn call<R>(
+    store: &mut Store<'_>,
+    f: impl FnOnce(&mut Session) -> Result<R, CallError>,
+) -> Result<Result<R, wit::Error>> {
+    match with_session(store, f)? {
+        Ok(r) => Ok(Ok(r)),
+        Err(CallError::Guest(e)) => Ok(Err(e.into())),
+        Err(CallError::Exhausted(e)) => Err(trap(e)),
+    }
+}
+
+/// Runs one host call that can fail only by exhaustion, which traps.
+fn infallible<R>(store: &mut Store<'_>, f: impl FnOnce(&mut Session) -> Result<R, Exhaustion>) -> Result<R> {
+    with_session(store, f)?.map_err(trap)
+}
+
+pub(crate) fn trap(e: Exhaustion) -> wasmtime::Error {
+    wasmtime::Error::msg(e.to_string())
+}
+
+impl From<GuestError> for wit::Error {
+    fn from(e: GuestError) -> Self {
+        let code = match e.code {
+            GuestErrorCode::NotFound => wit::ErrorCode::NotFound,
+            GuestErrorCode::InvalidArgument => wit::ErrorCode::InvalidArgument,
+            GuestErrorCode::LimitExceeded => wit::ErrorCode::LimitExceeded,
+        };
+        wit::Error { code, message: e.message }
+    }
+}
+
+impl From<TrustVector> for wit::TrustVector {
+    fn from(t: TrustVector) -> Self {
+        wit::TrustVector { r: t.r, i: t.i, c: t.c, p: t.p, v: t.v, omega: t.omega }
+    }
+}
+
+impl From<wit::TrustVector> for TrustVector {
+    fn from(t: wit::TrustVector) -> Self {
+        TrustVector { r: t.r, i: t.i, c: t.c, p: t.p, v: t.v, omega: t.omega }
+    }
+}
+
+fn layer(l: wit::GasLayer) -> GasLayer {
+    match l {
+        wit::GasLayer::Network => GasLayer::Network,
+        wit::GasLayer::Compute => GasLayer::Compute,
+        wit::GasLayer::Storage => GasLayer::Storage,
+        wit::GasLayer::Realm => GasLayer::Realm,
+    }
+}
+
+/// Adds every `erynoa:ecl@0.1.0` import and WASI to `linker`.
+pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
+    let mut trust = linker.instance("erynoa:ecl/trust@0.1.0")?;
+    trust.func_wrap("get-trust", |mut s: Store<'_>, (did,): (String,)| {
+        Ok((call(&mut s, |x| x.get_trust(&did).map(wit::TrustVector::from))?,))
+    })?;
+    trust.func_wrap("trust-norm", |mut s: Store<'_>, (tv,): (wit::TrustVector,)| {
+        Ok((infallible(&mut s, |x| x.trust_norm(&tv.into()))?,))
+    })?;
+
+    let mut identity = linker.instance("erynoa:ecl/identity@0.1.0")?;
+    identity.func_wrap("has-credential", |mut s: Store<'_>, (did, schema): (String, String)| {
+        Ok((call(&mut s, |x| x.has_credential(&did, &schema))?,))
+    })?;
+    identity.func_wrap("resolve-did", |mut s: Store<'_>, (did,): (String,)| {
+        Ok((call(&mut s, |x| x.resolve_did(&did))?,))
+    })?;
+
+    let mut state = linker.instance("erynoa:ecl/state@0.1.0")?;
+    state.func_wrap("store-get", |mut s: Store<'_>, (store, key): (String, String)| {
+        Ok((call(&mut s, |x| x.store_get(&store, &key))?,))
+    })?;
+    state.func_wrap("store-put", |mut s: Store<'_>, (store, key, value): (String, String, String)| {
+        Ok((call(&mut s, |x| x.store_put(&store, &key, &value))?,))
+    })?;
+    state.func_wrap("store-delete", |mut s: Store<'_>, (store, key): (String, String)| {
+        Ok((call(&mut s, |x| x.store_delete(&store, &key))?,))
+    })?;
+
+    let mut budget = linker.instance("erynoa:ecl/budget@0.1.0")?;
+    budget.func_wrap("consume-gas", |mut s: Store<'_>, (l, amount): (wit::GasLayer, u64)| {
+        infallible(&mut s, |x| x.consume_gas(layer(l), amount))
+    })?;
+    budget.func_wrap("consume-mana", |mut s: Store<'_>, (amount,): (u64,)| {
+        infallible(&mut s, |x| x.consume_mana(amount))
+    })?;
+    budget.func_wrap("remaining", |mut s: Store<'_>, (): ()| {
+        let snapshot = infallible(&mut s, |x| {
+            let m = x.meter();
+            Ok(wit::BudgetSnapshot {
+                gas_used: m.gas_used(),
+                gas_limit: m.limits().gas_limit,
+                mana_used: m.mana_used(),
+                mana_limit: m.limits().mana_limit,
+            })
+        })?;
+        Ok((snapshot,))
+    })?;
+
+    let mut context = linker.instance("erynoa:ecl/context@0.1.0")?;
+    context.func_wrap("caller", |s: Store<'_>, (): ()| Ok((s.data().session.request().caller().to_owned(),)))?;
+    context.func_wrap("realm", |s: Store<'_>, (): ()| Ok((s.data().session.request().realm().to_owned(),)))?;
+    context.func_wrap("timestamp", |mut s: Store<'_>, (): ()| Ok((infallible(&mut s, Session::timestamp)?,)))?;
+    context.func_wrap("log", |mut s: Store<'_>, (level, message): (Level, String)| {
+        let level = match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        infallible(&mut s, |x| x.log(level, &message))
+    })?;
+
+    let mut events = linker.instance("erynoa:ecl/events@0.1.0")?;
+    events.func_wrap("emit-event", |mut s: Store<'_>, (event_type, payload): (String, String)| {
+        Ok((call(&mut s, |x| x.emit_event(&event_type, &payload))?,))
+    })?;
+
+    wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+    Ok(())
+}
