@@ -16,7 +16,8 @@ use crate::session::{CallError, GuestError, GuestErrorCode, LogLevel, Session};
 use crate::TrustVector;
 
 /// The interfaces this host serves, by their name in a component's imports.
-pub(crate) const INTERFACES: [&str; 6] = ["trust", "identity", "state", "budget", "context", "events"];
+/// `types` holds only types; components import it alongside the others.
+pub(crate) const INTERFACES: [&str; 7] = ["types", "trust", "identity", "state", "budget", "context", "events"];
 
 type Store<'a> = StoreContextMut<'a, HostState>;
 
@@ -106,6 +107,7 @@ fn layer(l: wit::GasLayer) -> GasLayer {
 
 /// Adds every `erynoa:ecl@0.1.0` import and WASI to `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
+    linker.instance("erynoa:ecl/types@0.1.0")?;
     let mut trust = linker.instance("erynoa:ecl/trust@0.1.0")?;
     trust.func_wrap("get-trust", |mut s: Store<'_>, (did,): (String,)| {
         Ok((call(&mut s, |x| x.get_trust(&did).map(wit::TrustVector::from))?,))
