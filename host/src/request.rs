@@ -126,6 +126,14 @@ pub enum RequestError {
         /// What was found instead.
         found: &'static str,
     },
+    /// One request of a list is malformed.
+    #[error("request #{index}: {source}")]
+    Item {
+        /// Its position, from 0.
+        index: usize,
+        /// What is wrong with it.
+        source: Box<RequestError>,
+    },
     /// The caller is not a DID.
     #[error("request caller `{0}` is not a DID (expected `did:<method>:<id>`)")]
     Caller(String),
@@ -171,7 +179,10 @@ impl Request {
     /// Only `caller` is required. A parameter is null, a bool, a number, a
     /// string, or `{"did": "..."}` for a DID.
     pub fn from_json(text: &str) -> Result<Request, RequestError> {
-        let json: RequestJson = serde_json::from_str(text)?;
+        Self::from_parsed(serde_json::from_str(text)?)
+    }
+
+    fn from_parsed(json: RequestJson) -> Result<Request, RequestError> {
         if !is_did(&json.caller) {
             return Err(RequestError::Caller(json.caller));
         }
@@ -184,6 +195,39 @@ impl Request {
             builder = builder.param(name, value);
         }
         Ok(builder.build())
+    }
+
+    /// Reads one request (a JSON object) or several (an array of them).
+    ///
+    /// ```
+    /// use erynoa_host::Request;
+    /// let reqs = Request::many_from_json(r#"[{"caller": "did:e:a"}, {"caller": "did:e:b"}]"#)?;
+    /// assert_eq!(reqs[1].caller(), "did:e:b");
+    /// # Ok::<(), erynoa_host::RequestError>(())
+    /// ```
+    pub fn many_from_json(text: &str) -> Result<Vec<Request>, RequestError> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            Many(Vec<serde_json::Value>),
+            One(serde_json::Value),
+        }
+        let values = match serde_json::from_str(text)? {
+            OneOrMany::Many(values) => values,
+            OneOrMany::One(value) => vec![value],
+        };
+        values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                Request::from_value(v).map_err(|e| RequestError::Item { index: i, source: Box::new(e) })
+            })
+            .collect()
+    }
+
+    fn from_value(value: serde_json::Value) -> Result<Request, RequestError> {
+        let json: RequestJson = serde_json::from_value(value)?;
+        Self::from_parsed(json)
     }
 
     /// DID of the caller.
@@ -283,6 +327,13 @@ mod tests {
             "request parameter `xs` is an array; expected null, a bool, a number, a string or {\"did\": \"did:...\"}"
         );
         assert!(err(r#"{"caller": "did:e:a", "params": {"o": {"did": 1}}}"#).contains("`o` is an object"));
+    }
+
+    #[test]
+    fn one_or_many() {
+        assert_eq!(Request::many_from_json(r#"{"caller": "did:e:a"}"#).unwrap().len(), 1);
+        let err = Request::many_from_json(r#"[{"caller": "did:e:a"}, {"caller": "x"}]"#).unwrap_err();
+        assert_eq!(err.to_string(), "request #1: request caller `x` is not a DID (expected `did:<method>:<id>`)");
     }
 
     #[test]

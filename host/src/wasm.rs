@@ -51,7 +51,7 @@ impl Default for EngineConfig {
             pooling: true,
             max_instances: 256,
             max_memory_bytes: 64 << 20,
-            keep_resident_bytes: 64 << 10,
+            keep_resident_bytes: 256 << 10,
             max_wasm_stack: 512 << 10,
             epoch_tick: Duration::from_millis(5),
         }
@@ -237,15 +237,24 @@ impl ComponentPolicy {
         self.info.policy_type = policy_type;
     }
 
+    /// Creates a fresh instance and drops it without calling the policy: a
+    /// readiness check, and what the benchmarks time as "instantiate".
+    pub fn probe(&self) -> Result<(), Failure> {
+        let state = Arc::new(UnifiedState::new());
+        let request = Request::builder("did:erynoa:host:probe", "").build();
+        let session = Session::new(Arc::from(self.info.id.as_str()), &state, &request, BudgetLimits::default());
+        let mut store = self.store(session).map_err(|(_, message)| Failure::Host { message })?;
+        match self.pre.instantiate(&mut store) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(failure(store.data_mut(), &e)),
+        }
+    }
+
     fn metadata(&self) -> Result<wit::PolicyInfo, LoadError> {
         let state = Arc::new(UnifiedState::new());
         let request = Request::builder("did:erynoa:host:load", "").build();
         let session = Session::new(Arc::from(self.info.id.as_str()), &state, &request, BudgetLimits::default());
-        let (mut store, data) = match self.store(session) {
-            Ok(s) => (s, ()),
-            Err((_, reason)) => return Err(LoadError::Instantiate { reason }),
-        };
-        let _ = data;
+        let mut store = self.store(session).map_err(|(_, reason)| LoadError::Instantiate { reason })?;
         let result = self
             .pre
             .instantiate(&mut store)

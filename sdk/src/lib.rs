@@ -33,6 +33,8 @@
 //! assert!(outcome.is_allowed());
 //! ```
 
+#[cfg(all(target_arch = "wasm32", feature = "arena"))]
+mod arena;
 mod backend;
 pub mod budget;
 pub mod context;

@@ -64,7 +64,6 @@ fn demo() -> Result<(), String> {
     let policy = |name: &str| dir.join(format!("{name}.wasm")).display().to_string();
     run(Command::new("target/release/erynoa").args([
         "run",
-        "--allow-unsigned",
         "--policy",
         &policy("trust_threshold"),
         "--policy",

@@ -1,0 +1,76 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Run policy plugins: signed WebAssembly components of the `erynoa:ecl` world.
+#[derive(Debug, Parser)]
+#[command(name = "erynoa", version, after_help = "Exit status: 0 allow or success, 1 error, 2 deny.")]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate requests with one or more policies and print the decisions.
+    Run(RunArgs),
+}
+
+/// `erynoa run`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+A request file holds one request or an array of them:
+  {\"caller\": \"did:erynoa:self:alice\", \"realm\": \"finance\", \"action\": \"transfer\",
+   \"resource\": \"account:42\", \"params\": {\"amount\": 250, \"to\": {\"did\": \"did:erynoa:self:bob\"}}}
+
+With one policy and one request the exit status is 2 on deny; with several,
+a table is printed and the exit status is 0 once all were evaluated.")]
+pub struct RunArgs {
+    /// A policy component (.wasm). Repeat to evaluate with several.
+    #[arg(long = "policy", short = 'p', value_name = "P.wasm", required = true)]
+    pub policies: Vec<PathBuf>,
+    /// State fixture (JSON: trust, identities, stores, clock). Default: empty.
+    #[arg(long, short = 's', value_name = "S.json")]
+    pub state: Option<PathBuf>,
+    /// Request file (JSON: one request or an array of them).
+    #[arg(long, short = 'r', visible_alias = "requests", value_name = "R.json")]
+    pub request: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+}
+
+/// Budget overrides; defaults are the legacy system's.
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// Gas per evaluation.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub gas: u64,
+    /// Mana per evaluation.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub mana: u64,
+    /// Wall-clock deadline per evaluation, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    pub timeout_ms: u64,
+    /// Memory cap per evaluation, in MiB (at most 64).
+    #[arg(long, value_name = "MiB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub memory_mib: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

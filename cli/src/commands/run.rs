@@ -1,0 +1,56 @@
+//! `erynoa run`: evaluate requests with policies.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use erynoa_host::{BudgetLimits, ComponentEngine, Evaluation, Policy, PolicyEngine, Request, UnifiedState};
+
+use crate::args::RunArgs;
+use crate::output::{self, ExitStatus};
+
+pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
+    let state = match &args.state {
+        Some(path) => UnifiedState::from_file(path)?,
+        None => UnifiedState::new(),
+    };
+    let state = Arc::new(state);
+    let text = std::fs::read_to_string(&args.request)
+        .with_context(|| format!("cannot read request file `{}`", args.request.display()))?;
+    let requests = Request::many_from_json(&text).with_context(|| format!("in `{}`", args.request.display()))?;
+
+    let engine = ComponentEngine::new(Default::default())?;
+    let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
+    for path in &args.policies {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read policy `{}`", path.display()))?;
+        let id = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
+        let policy = engine.load(&id, &bytes).with_context(|| format!("cannot load policy `{}`", path.display()))?;
+        policies.push(policy);
+    }
+
+    let limits = BudgetLimits {
+        gas_limit: args.budget.gas,
+        mana_limit: args.budget.mana,
+        timeout_ms: args.budget.timeout_ms,
+        memory_limit_bytes: args.budget.memory_mib << 20,
+        ..BudgetLimits::default()
+    };
+    let mut results: Vec<(&Request, Evaluation)> = Vec::new();
+    for policy in &policies {
+        for request in &requests {
+            results.push((request, policy.evaluate(&state, request, limits)));
+        }
+    }
+
+    let single = results.len() == 1;
+    if args.json {
+        output::print_json(&results)?;
+    } else if let [(_, evaluation)] = results.as_slice() {
+        output::print_evaluation(evaluation);
+    } else {
+        output::print_table(&results);
+    }
+    Ok(match results.first() {
+        Some((_, e)) if single && !e.is_allowed() => ExitStatus::Deny,
+        _ => ExitStatus::Success,
+    })
+}
