@@ -15,8 +15,12 @@ const STATE: &str = r#"{"trust": {"did:erynoa:self:alice": {"r": 0.8, "i": 0.7, 
                         "identities": {"did:erynoa:self:alice": ["kyc"]}}"#;
 
 fn guest(name: &str) -> Vec<u8> {
-    let path = format!("{}/../target/guests/{name}.wasm", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask build-guests` first"))
+    let path = format!(
+        "{}/../target/guests/{name}.wasm",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask build-guests` first"))
 }
 
 struct Fixture {
@@ -29,7 +33,9 @@ fn fixture(engine: &ComponentEngine, name: &str) -> Fixture {
     Fixture {
         policy: engine.load_component(name, &guest(name)).expect("load"),
         state: Arc::new(UnifiedState::from_json(STATE).expect("state")),
-        request: Request::builder("did:erynoa:self:alice", "finance").action("transfer").build(),
+        request: Request::builder("did:erynoa:self:alice", "finance")
+            .action("transfer")
+            .build(),
     }
 }
 
@@ -39,7 +45,9 @@ fn compile(c: &mut Criterion) {
     g.sample_size(10);
     for name in EXAMPLES {
         let bytes = guest(name);
-        g.bench_function(name, |b| b.iter(|| engine.load_component(name, &bytes).expect("load")));
+        g.bench_function(name, |b| {
+            b.iter(|| engine.load_component(name, &bytes).expect("load"))
+        });
     }
 }
 
@@ -57,8 +65,17 @@ fn evaluate(c: &mut Criterion) {
     let mut g = c.benchmark_group("evaluate-fresh-instance");
     for name in EXAMPLES {
         let f = fixture(&engine, name);
-        assert!(f.policy.evaluate(&f.state, &f.request, BudgetLimits::default()).is_allowed());
-        g.bench_function(name, |b| b.iter(|| f.policy.evaluate(&f.state, &f.request, BudgetLimits::default())));
+        assert!(
+            f.policy
+                .evaluate(&f.state, &f.request, BudgetLimits::default())
+                .is_allowed()
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                f.policy
+                    .evaluate(&f.state, &f.request, BudgetLimits::default())
+            })
+        });
     }
 }
 
@@ -70,25 +87,35 @@ fn throughput(c: &mut Criterion) {
     for name in EXAMPLES {
         let f = Arc::new(fixture(&engine, name));
         for threads in [1u64, 2] {
-            g.bench_with_input(BenchmarkId::new(name, format!("{threads}-threads")), &threads, |b, &threads| {
-                b.iter_custom(|iters| {
-                    let per_thread = iters.div_ceil(threads);
-                    let started = Instant::now();
-                    std::thread::scope(|s| {
-                        for _ in 0..threads {
-                            let f = Arc::clone(&f);
-                            s.spawn(move || {
-                                for _ in 0..per_thread {
-                                    f.policy.evaluate(&f.state, &f.request, BudgetLimits::default());
-                                }
-                            });
-                        }
+            g.bench_with_input(
+                BenchmarkId::new(name, format!("{threads}-threads")),
+                &threads,
+                |b, &threads| {
+                    b.iter_custom(|iters| {
+                        let per_thread = iters.div_ceil(threads);
+                        let started = Instant::now();
+                        std::thread::scope(|s| {
+                            for _ in 0..threads {
+                                let f = Arc::clone(&f);
+                                s.spawn(move || {
+                                    for _ in 0..per_thread {
+                                        f.policy.evaluate(
+                                            &f.state,
+                                            &f.request,
+                                            BudgetLimits::default(),
+                                        );
+                                    }
+                                });
+                            }
+                        });
+                        // Time per evaluation across all threads: lower is more throughput.
+                        let total = started.elapsed();
+                        Duration::from_secs_f64(
+                            total.as_secs_f64() * iters as f64 / (per_thread * threads) as f64,
+                        )
                     });
-                    // Time per evaluation across all threads: lower is more throughput.
-                    let total = started.elapsed();
-                    Duration::from_secs_f64(total.as_secs_f64() * iters as f64 / (per_thread * threads) as f64)
-                });
-            });
+                },
+            );
         }
     }
 }

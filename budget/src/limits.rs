@@ -69,7 +69,10 @@ mod tests {
 
     #[test]
     fn trust_factor_scales_gas_and_mana_only() {
-        let base = BudgetLimits { gas_limit: 50_000, ..BudgetLimits::default() };
+        let base = BudgetLimits {
+            gas_limit: 50_000,
+            ..BudgetLimits::default()
+        };
         let l = base.with_trust_factor(0.1);
         assert_eq!((l.gas_limit, l.mana_limit), (27_500, 5_500));
         assert_eq!(l.timeout_ms, base.timeout_ms);

@@ -215,7 +215,11 @@ mod tests {
     use super::*;
 
     fn meter(gas: u64, mana: u64) -> Meter {
-        Meter::new(BudgetLimits { gas_limit: gas, mana_limit: mana, ..BudgetLimits::default() })
+        Meter::new(BudgetLimits {
+            gas_limit: gas,
+            mana_limit: mana,
+            ..BudgetLimits::default()
+        })
     }
 
     #[test]
@@ -244,12 +248,21 @@ mod tests {
         m.charge_gas(GasLayer::Compute, 10).unwrap();
         assert_eq!(
             m.charge_gas(GasLayer::Compute, 1),
-            Err(Exhaustion::OutOfGas { used: 11, limit: 10 })
+            Err(Exhaustion::OutOfGas {
+                used: 11,
+                limit: 10
+            })
         );
         // A refused charge is not recorded on its layer.
         assert_eq!(m.layers().compute, 100);
         // Sticky: mana is refused with the gas reason too.
-        assert_eq!(m.charge_mana(1), Err(Exhaustion::OutOfGas { used: 11, limit: 10 }));
+        assert_eq!(
+            m.charge_mana(1),
+            Err(Exhaustion::OutOfGas {
+                used: 11,
+                limit: 10
+            })
+        );
         assert_eq!(m.mana_used(), 0);
     }
 

@@ -6,7 +6,11 @@ use clap::{Args, Parser, Subcommand};
 
 /// Run policy plugins: signed WebAssembly components of the `erynoa:ecl` world.
 #[derive(Debug, Parser)]
-#[command(name = "erynoa", version, after_help = "Exit status: 0 allow or success, 1 error, 2 deny.")]
+#[command(
+    name = "erynoa",
+    version,
+    after_help = "Exit status: 0 allow or success, 1 error, 2 deny."
+)]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

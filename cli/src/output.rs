@@ -37,7 +37,10 @@ pub fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn decision(e: &Evaluation) -> &'static str {
@@ -57,7 +60,11 @@ fn changes(c: &StateChanges) -> String {
         })
         .collect();
     parts.extend(c.events.iter().map(|(t, p)| format!("event {t} {p}")));
-    let verdict = if c.committed { "committed" } else { "discarded" };
+    let verdict = if c.committed {
+        "committed"
+    } else {
+        "discarded"
+    };
     format!("{verdict}: {}", parts.join("; "))
 }
 
@@ -96,7 +103,9 @@ pub fn print_table(results: &[(&Request, Evaluation)]) {
             ]
         })
         .collect();
-    let header = ["POLICY", "CALLER", "REALM", "DECISION", "REASON", "GAS", "MANA", "µs"];
+    let header = [
+        "POLICY", "CALLER", "REALM", "DECISION", "REASON", "GAS", "MANA", "µs",
+    ];
     let mut widths = header.map(|h| h.chars().count());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -109,7 +118,13 @@ pub fn print_table(results: &[(&Request, Evaluation)]) {
             .zip(widths)
             .enumerate()
             // Numbers right-aligned, text left-aligned.
-            .map(|(i, (c, w))| if i >= 5 { format!("{c:>w$}") } else { format!("{c:<w$}") })
+            .map(|(i, (c, w))| {
+                if i >= 5 {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
             .collect();
         println!("{}", padded.join("  ").trim_end());
     };
@@ -132,7 +147,12 @@ struct JsonResult<'a> {
 pub fn print_json(results: &[(&Request, Evaluation)]) -> anyhow::Result<()> {
     let items: Vec<JsonResult<'_>> = results
         .iter()
-        .map(|(r, e)| JsonResult { caller: r.caller(), realm: r.realm(), action: r.action(), evaluation: e })
+        .map(|(r, e)| JsonResult {
+            caller: r.caller(),
+            realm: r.realm(),
+            action: r.action(),
+            evaluation: e,
+        })
         .collect();
     let mut out = std::io::stdout().lock();
     match items.as_slice() {

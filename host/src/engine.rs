@@ -6,9 +6,9 @@ use std::time::Duration;
 use erynoa_budget::{BudgetLimits, Exhaustion, LayerTotals};
 use serde::Serialize;
 
+use crate::Request;
 use crate::session::Session;
 use crate::state::{PolicyType, StateChanges, UnifiedState};
-use crate::Request;
 
 /// Loads policies from bytes. The component engine implements it; so does the
 /// legacy ECL VM, so both run through the same state, budget and metrics.
@@ -32,7 +32,12 @@ pub trait Policy: Send + Sync {
     /// policy's writes and events if it allows, discards them otherwise, and
     /// records the evaluation in the event log and the metrics. Never fails:
     /// anything that goes wrong is a deny with its reason.
-    fn evaluate(&self, state: &Arc<UnifiedState>, request: &Request, limits: BudgetLimits) -> Evaluation {
+    fn evaluate(
+        &self,
+        state: &Arc<UnifiedState>,
+        request: &Request,
+        limits: BudgetLimits,
+    ) -> Evaluation {
         crate::evaluate::evaluate(self, state, request, limits)
     }
 }
@@ -101,7 +106,9 @@ pub enum Failure {
         message: String,
     },
     /// The policy's reads went stale before its writes could commit, every try.
-    #[error("state conflict: the realm's stores kept changing while the policy ran ({attempts} attempts)")]
+    #[error(
+        "state conflict: the realm's stores kept changing while the policy ran ({attempts} attempts)"
+    )]
     Conflict {
         /// How often the evaluation was tried.
         attempts: u32,
@@ -187,13 +194,17 @@ pub enum LoadError {
         reason: String,
     },
     /// The component imports something the host does not provide.
-    #[error("component imports `{name}`, which this host does not provide (it serves erynoa:ecl@0.1 and wasi)")]
+    #[error(
+        "component imports `{name}`, which this host does not provide (it serves erynoa:ecl@0.1 and wasi)"
+    )]
     UnsupportedImport {
         /// The import's name.
         name: String,
     },
     /// The component does not export the policy interface.
-    #[error("component does not export `erynoa:ecl/policy@0.1.0`: it implements another world (exports: {exports})")]
+    #[error(
+        "component does not export `erynoa:ecl/policy@0.1.0`: it implements another world (exports: {exports})"
+    )]
     MissingExport {
         /// What it exports instead.
         exports: String,

@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use erynoa_budget::BudgetLimits;
 
+use crate::Request;
 use crate::engine::{Decision, Effect, Evaluation, Failure, Policy};
 use crate::session::Session;
 use crate::state::{StateEvent, UnifiedState};
-use crate::Request;
 
 /// How often an evaluation whose reads went stale is run again. Policies are
 /// deterministic functions of their inputs, so a rerun is always safe.
@@ -39,7 +39,13 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
                     tracing::debug!(attempt, "{conflict}; running the policy again");
                     attempt += 1;
                 }
-                Err(conflict) => break (Err(Failure::Conflict { attempts: attempt }), meter, conflict.discarded),
+                Err(conflict) => {
+                    break (
+                        Err(Failure::Conflict { attempts: attempt }),
+                        meter,
+                        conflict.discarded,
+                    );
+                }
             },
             other => break (other, meter, handle.discard()),
         }
@@ -78,7 +84,14 @@ fn record<P: Policy + ?Sized>(state: &UnifiedState, request: &Request, policy: &
         mana_used: e.mana_used,
         duration_us,
     });
-    state.metrics().record(&e.policy_id, realm, passed, e.gas_used, e.mana_used, duration_us);
+    state.metrics().record(
+        &e.policy_id,
+        realm,
+        passed,
+        e.gas_used,
+        e.mana_used,
+        duration_us,
+    );
     tracing::info!(
         decision = if passed { "allow" } else { "deny" },
         reason = e.reason.as_deref().unwrap_or(""),

@@ -103,10 +103,17 @@ impl RequestBuilder {
             params: self
                 .params
                 .iter()
-                .map(|(name, value)| wit::Param { name: name.clone(), value: value.into() })
+                .map(|(name, value)| wit::Param {
+                    name: name.clone(),
+                    value: value.into(),
+                })
                 .collect(),
         };
-        Request(Arc::new(Inner { params: self.params, timestamp: self.timestamp, wit }))
+        Request(Arc::new(Inner {
+            params: self.params,
+            timestamp: self.timestamp,
+            wit,
+        }))
     }
 }
 
@@ -220,7 +227,10 @@ impl Request {
             .into_iter()
             .enumerate()
             .map(|(i, v)| {
-                Request::from_value(v).map_err(|e| RequestError::Item { index: i, source: Box::new(e) })
+                Request::from_value(v).map_err(|e| RequestError::Item {
+                    index: i,
+                    source: Box::new(e),
+                })
             })
             .collect()
     }
@@ -281,7 +291,10 @@ pub(crate) fn is_did(s: &str) -> bool {
 
 fn param_from_json(name: &str, value: serde_json::Value) -> Result<Value, RequestError> {
     use serde_json::Value as J;
-    let wrong = |found| RequestError::ParamType { name: name.to_owned(), found };
+    let wrong = |found| RequestError::ParamType {
+        name: name.to_owned(),
+        found,
+    };
     Ok(match value {
         J::Null => Value::Null,
         J::Bool(b) => Value::Bool(b),
@@ -326,14 +339,26 @@ mod tests {
             err(r#"{"caller": "did:e:a", "params": {"xs": [1]}}"#),
             "request parameter `xs` is an array; expected null, a bool, a number, a string or {\"did\": \"did:...\"}"
         );
-        assert!(err(r#"{"caller": "did:e:a", "params": {"o": {"did": 1}}}"#).contains("`o` is an object"));
+        assert!(
+            err(r#"{"caller": "did:e:a", "params": {"o": {"did": 1}}}"#)
+                .contains("`o` is an object")
+        );
     }
 
     #[test]
     fn one_or_many() {
-        assert_eq!(Request::many_from_json(r#"{"caller": "did:e:a"}"#).unwrap().len(), 1);
-        let err = Request::many_from_json(r#"[{"caller": "did:e:a"}, {"caller": "x"}]"#).unwrap_err();
-        assert_eq!(err.to_string(), "request #1: request caller `x` is not a DID (expected `did:<method>:<id>`)");
+        assert_eq!(
+            Request::many_from_json(r#"{"caller": "did:e:a"}"#)
+                .unwrap()
+                .len(),
+            1
+        );
+        let err =
+            Request::many_from_json(r#"[{"caller": "did:e:a"}, {"caller": "x"}]"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "request #1: request caller `x` is not a DID (expected `did:<method>:<id>`)"
+        );
     }
 
     #[test]

@@ -74,11 +74,17 @@ impl From<Exhaustion> for CallError {
 }
 
 fn invalid(message: String) -> CallError {
-    CallError::Guest(GuestError { code: GuestErrorCode::InvalidArgument, message })
+    CallError::Guest(GuestError {
+        code: GuestErrorCode::InvalidArgument,
+        message,
+    })
 }
 
 fn too_large(message: String) -> CallError {
-    CallError::Guest(GuestError { code: GuestErrorCode::LimitExceeded, message })
+    CallError::Guest(GuestError {
+        code: GuestErrorCode::LimitExceeded,
+        message,
+    })
 }
 
 /// The state of one evaluation. Engines hand it to the policy's host calls.
@@ -95,8 +101,16 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(policy_id: Arc<str>, state: &Arc<UnifiedState>, request: &Request, limits: BudgetLimits) -> Self {
-        let timestamp = request.timestamp().or(state.clock()).unwrap_or_else(unix_now);
+    pub(crate) fn new(
+        policy_id: Arc<str>,
+        state: &Arc<UnifiedState>,
+        request: &Request,
+        limits: BudgetLimits,
+    ) -> Self {
+        let timestamp = request
+            .timestamp()
+            .or(state.clock())
+            .unwrap_or_else(unix_now);
         Self {
             policy_id,
             view: StateView::new(Arc::clone(state), request.realm()),
@@ -253,7 +267,9 @@ impl Session {
 
     /// `events.emit-event`.
     pub fn emit_event(&mut self, event_type: &str, payload: &str) -> Result<(), CallError> {
-        self.charge(HostCall::EmitEvent { bytes: payload.len() })?;
+        self.charge(HostCall::EmitEvent {
+            bytes: payload.len(),
+        })?;
         if event_type.is_empty() {
             return Err(invalid("event type is empty".into()));
         }
@@ -264,7 +280,9 @@ impl Session {
             )));
         }
         if self.handle.event_count() >= MAX_EVENTS {
-            return Err(too_large(format!("too many events (limit {MAX_EVENTS} per evaluation)")));
+            return Err(too_large(format!(
+                "too many events (limit {MAX_EVENTS} per evaluation)"
+            )));
         }
         self.handle.emit(event_type, payload);
         Ok(())
@@ -276,7 +294,10 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
-    let end = (0..=max).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    let end = (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
     s.get(..end).unwrap_or_default()
 }
 
@@ -284,7 +305,10 @@ fn check_did(did: &str) -> Result<(), CallError> {
     if is_did(did) {
         Ok(())
     } else {
-        Err(invalid(format!("`{}` is not a DID (expected `did:<method>:<id>`)", truncate(did, 128))))
+        Err(invalid(format!(
+            "`{}` is not a DID (expected `did:<method>:<id>`)",
+            truncate(did, 128)
+        )))
     }
 }
 
@@ -293,7 +317,9 @@ fn check_store_key(store: &str, key: &str) -> Result<(), CallError> {
         return Err(invalid("store name is empty".into()));
     }
     if store.len() > MAX_KEY_BYTES || key.len() > MAX_KEY_BYTES {
-        return Err(too_large(format!("store name or key longer than {MAX_KEY_BYTES} bytes")));
+        return Err(too_large(format!(
+            "store name or key longer than {MAX_KEY_BYTES} bytes"
+        )));
     }
     Ok(())
 }
@@ -309,7 +335,10 @@ mod tests {
     use super::*;
 
     fn session(state: UnifiedState, gas: u64) -> Session {
-        let limits = BudgetLimits { gas_limit: gas, ..BudgetLimits::default() };
+        let limits = BudgetLimits {
+            gas_limit: gas,
+            ..BudgetLimits::default()
+        };
         let req = Request::builder("did:e:alice", "r").timestamp(42).build();
         Session::new("p".into(), &Arc::new(state), &req, limits)
     }
@@ -322,7 +351,10 @@ mod tests {
         s.log(LogLevel::Info, "hi").unwrap();
         assert_eq!(s.timestamp().unwrap(), 42);
         let layers = s.meter().layers();
-        assert_eq!((layers.network, layers.storage, layers.compute), (15, 200, 10));
+        assert_eq!(
+            (layers.network, layers.storage, layers.compute),
+            (15, 200, 10)
+        );
         assert_eq!(s.meter().gas_used(), 18);
     }
 
@@ -330,13 +362,25 @@ mod tests {
     fn bad_arguments_are_guest_errors_and_still_cost_gas() {
         let mut s = session(UnifiedState::new(), 1000);
         let err = s.get_trust("alice").unwrap_err();
-        assert!(matches!(err, CallError::Guest(GuestError { code: GuestErrorCode::InvalidArgument, .. })));
+        assert!(matches!(
+            err,
+            CallError::Guest(GuestError {
+                code: GuestErrorCode::InvalidArgument,
+                ..
+            })
+        ));
         assert_eq!(s.meter().gas_used(), 10);
-        assert!(matches!(s.store_put("", "k", "v"), Err(CallError::Guest(_))));
+        assert!(matches!(
+            s.store_put("", "k", "v"),
+            Err(CallError::Guest(_))
+        ));
         let big = "x".repeat(MAX_VALUE_BYTES + 1);
         assert!(matches!(
             s.store_put("s", "k", &big),
-            Err(CallError::Guest(GuestError { code: GuestErrorCode::LimitExceeded, .. }))
+            Err(CallError::Guest(GuestError {
+                code: GuestErrorCode::LimitExceeded,
+                ..
+            }))
         ));
     }
 
@@ -346,7 +390,10 @@ mod tests {
         s.get_trust("did:e:a").unwrap();
         assert_eq!(
             s.has_credential("did:e:a", "kyc"),
-            Err(CallError::Exhausted(Exhaustion::OutOfGas { used: 15, limit: 12 }))
+            Err(CallError::Exhausted(Exhaustion::OutOfGas {
+                used: 15,
+                limit: 12
+            }))
         );
     }
 

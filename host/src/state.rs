@@ -71,7 +71,11 @@ impl UnifiedState {
     /// Sets the trust vector of `did`, refusing values outside [0, 1].
     pub fn set_trust(&self, did: &str, tv: TrustVector) -> Result<(), TrustRangeError> {
         if let Some((dimension, value)) = tv.out_of_range() {
-            return Err(TrustRangeError { did: did.to_owned(), dimension, value });
+            return Err(TrustRangeError {
+                did: did.to_owned(),
+                dimension,
+                value,
+            });
         }
         self.trust.insert(did.to_owned(), tv);
         self.identities.entry(did.to_owned()).or_default();
@@ -90,7 +94,10 @@ impl UnifiedState {
 
     /// Gives `did` a credential of `schema`, registering the identity.
     pub fn grant_credential(&self, did: &str, schema: &str) {
-        self.identities.entry(did.to_owned()).or_default().insert(schema.to_owned());
+        self.identities
+            .entry(did.to_owned())
+            .or_default()
+            .insert(schema.to_owned());
     }
 
     /// Whether `did` holds a credential of `schema`.

@@ -25,7 +25,14 @@ impl TrustVector {
 
     /// The same value in every dimension.
     pub const fn splat(x: f64) -> Self {
-        Self { r: x, i: x, c: x, p: x, v: x, omega: x }
+        Self {
+            r: x,
+            i: x,
+            c: x,
+            p: x,
+            v: x,
+            omega: x,
+        }
     }
 
     /// The dimensions in legacy index order R, I, C, P, V, Ω.
@@ -55,15 +62,32 @@ mod tests {
 
     #[test]
     fn norm_is_the_legacy_mean() {
-        let tv = TrustVector { r: 0.8, i: 0.7, c: 0.6, p: 0.5, v: 0.4, omega: 0.3 };
+        let tv = TrustVector {
+            r: 0.8,
+            i: 0.7,
+            c: 0.6,
+            p: 0.5,
+            v: 0.4,
+            omega: 0.3,
+        };
         assert_eq!(tv.norm(), 0.5499999999999999);
     }
 
     #[test]
     fn range_check_names_the_dimension() {
-        let tv = TrustVector { c: 1.5, ..TrustVector::NEWCOMER };
+        let tv = TrustVector {
+            c: 1.5,
+            ..TrustVector::NEWCOMER
+        };
         assert_eq!(tv.out_of_range(), Some(("c", 1.5)));
         assert_eq!(TrustVector::NEWCOMER.out_of_range(), None);
-        assert!(TrustVector { r: f64::NAN, ..TrustVector::NEWCOMER }.out_of_range().is_some());
+        assert!(
+            TrustVector {
+                r: f64::NAN,
+                ..TrustVector::NEWCOMER
+            }
+            .out_of_range()
+            .is_some()
+        );
     }
 }

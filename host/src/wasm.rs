@@ -4,8 +4,8 @@ pub(crate) mod bindings;
 mod linker;
 mod store;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -16,10 +16,10 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use self::bindings::PolicyComponentPre;
 use self::bindings::erynoa::ecl::types::{self as wit};
 use self::store::HostState;
-use crate::engine::{Decision, Effect, Failure, LoadError, Policy, PolicyEngine, PolicyInfo};
-use crate::session::{truncate, Session};
-use crate::state::{PolicyType, UnifiedState};
 use crate::Request;
+use crate::engine::{Decision, Effect, Failure, LoadError, Policy, PolicyEngine, PolicyInfo};
+use crate::session::{Session, truncate};
+use crate::state::{PolicyType, UnifiedState};
 
 /// Longest decision reason a policy may return, in bytes.
 pub const MAX_REASON_BYTES: usize = 4096;
@@ -99,7 +99,14 @@ impl ComponentEngine {
         let mut linker = Linker::new(&engine);
         linker::add_to_linker(&mut linker).map_err(|e| EngineError(format!("{e:#}")))?;
         let ticker = Ticker::start(engine.clone(), config.epoch_tick);
-        Ok(Self { inner: Arc::new(Inner { engine, linker, config }), _ticker: ticker })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                config,
+            }),
+            _ticker: ticker,
+        })
     }
 
     /// The wasmtime engine, e.g. to precompile components.
@@ -114,14 +121,20 @@ impl ComponentEngine {
         let started = std::time::Instant::now();
         check_header(bytes)?;
         let component =
-            Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid { reason: format!("{e:#}") })?;
+            Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid {
+                reason: format!("{e:#}"),
+            })?;
         let imports = check_world(&self.inner.engine, &component)?;
-        let instance_pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Instantiate { reason: format!("{e:#}") })?;
-        let pre = PolicyComponentPre::new(instance_pre).map_err(|e| LoadError::MissingExport { exports: format!("{e:#}") })?;
+        let instance_pre =
+            self.inner
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| LoadError::Instantiate {
+                    reason: format!("{e:#}"),
+                })?;
+        let pre = PolicyComponentPre::new(instance_pre).map_err(|e| LoadError::MissingExport {
+            exports: format!("{e:#}"),
+        })?;
         let mut policy = ComponentPolicy {
             inner: Arc::clone(&self.inner),
             pre,
@@ -159,6 +172,9 @@ fn build_engine(config: &EngineConfig) -> Result<Engine, EngineError> {
         .consume_fuel(true)
         .epoch_interruption(true)
         .cranelift_nan_canonicalization(true)
+        // A hostile guest can trap on every request; backtraces would make
+        // each trap slower and leak nothing useful into deny reasons.
+        .wasm_backtrace(false)
         .max_wasm_stack(config.max_wasm_stack);
     if config.pooling {
         let mut pool = PoolingAllocationConfig::default();
@@ -176,7 +192,9 @@ fn build_engine(config: &EngineConfig) -> Result<Engine, EngineError> {
         match Engine::new(&c) {
             Ok(engine) => return Ok(engine),
             Err(e) => {
-                tracing::warn!("pooling allocator unavailable ({e:#}); falling back to on-demand allocation");
+                tracing::warn!(
+                    "pooling allocator unavailable ({e:#}); falling back to on-demand allocation"
+                );
                 c.allocation_strategy(InstanceAllocationStrategy::OnDemand);
             }
         }
@@ -189,7 +207,11 @@ fn build_engine(config: &EngineConfig) -> Result<Engine, EngineError> {
 fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     const COMPONENT: [u8; 4] = [0x0d, 0x00, 0x01, 0x00];
     const CORE: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
-    let not_wasm = |reason: &str| Err(LoadError::NotWasm { reason: reason.to_owned() });
+    let not_wasm = |reason: &str| {
+        Err(LoadError::NotWasm {
+            reason: reason.to_owned(),
+        })
+    };
     match (bytes.get(..4), bytes.get(4..8)) {
         (Some(b"\0asm"), Some(v)) if v == COMPONENT => Ok(()),
         (Some(b"\0asm"), Some(v)) if v == CORE => Err(LoadError::CoreModule),
@@ -212,13 +234,22 @@ fn check_world(engine: &Engine, component: &Component) -> Result<Vec<String>, Lo
                 .and_then(|rest| rest.split_once("@0.1."))
                 .is_some_and(|(iface, _)| linker::INTERFACES.contains(&iface));
         if !served {
-            return Err(LoadError::UnsupportedImport { name: name.to_owned() });
+            return Err(LoadError::UnsupportedImport {
+                name: name.to_owned(),
+            });
         }
         imports.push(name.to_owned());
     }
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    if !exports.iter().any(|e| e.starts_with("erynoa:ecl/policy@0.1.")) {
-        let exports = if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") };
+    if !exports
+        .iter()
+        .any(|e| e.starts_with("erynoa:ecl/policy@0.1."))
+    {
+        let exports = if exports.is_empty() {
+            "nothing".to_owned()
+        } else {
+            exports.join(", ")
+        };
         return Err(LoadError::MissingExport { exports });
     }
     Ok(imports)
@@ -242,8 +273,15 @@ impl ComponentPolicy {
     pub fn probe(&self) -> Result<(), Failure> {
         let state = Arc::new(UnifiedState::new());
         let request = Request::builder("did:erynoa:host:probe", "").build();
-        let session = Session::new(Arc::from(self.info.id.as_str()), &state, &request, BudgetLimits::default());
-        let mut store = self.store(session).map_err(|(_, message)| Failure::Host { message })?;
+        let session = Session::new(
+            Arc::from(self.info.id.as_str()),
+            &state,
+            &request,
+            BudgetLimits::default(),
+        );
+        let mut store = self
+            .store(session)
+            .map_err(|(_, message)| Failure::Host { message })?;
         match self.pre.instantiate(&mut store) {
             Ok(_) => Ok(()),
             Err(e) => Err(failure(store.data_mut(), &e)),
@@ -253,20 +291,31 @@ impl ComponentPolicy {
     fn metadata(&self) -> Result<wit::PolicyInfo, LoadError> {
         let state = Arc::new(UnifiedState::new());
         let request = Request::builder("did:erynoa:host:load", "").build();
-        let session = Session::new(Arc::from(self.info.id.as_str()), &state, &request, BudgetLimits::default());
-        let mut store = self.store(session).map_err(|(_, reason)| LoadError::Instantiate { reason })?;
+        let session = Session::new(
+            Arc::from(self.info.id.as_str()),
+            &state,
+            &request,
+            BudgetLimits::default(),
+        );
+        let mut store = self
+            .store(session)
+            .map_err(|(_, reason)| LoadError::Instantiate { reason })?;
         let result = self
             .pre
             .instantiate(&mut store)
             .and_then(|bindings| bindings.erynoa_ecl_policy().call_metadata(&mut store));
-        result.map_err(|e| LoadError::Metadata { reason: failure(store.data_mut(), &e).to_string() })
+        result.map_err(|e| LoadError::Metadata {
+            reason: failure(store.data_mut(), &e).to_string(),
+        })
     }
 
     /// A fresh store for `session`, fuelled with its remaining gas and armed
     /// with its deadline and memory limit.
     fn store(&self, session: Session) -> Result<Store<HostState>, (Session, String)> {
         let limits = *session.meter().limits();
-        let memory_limit = limits.memory_limit_bytes.min(self.inner.config.max_memory_bytes);
+        let memory_limit = limits
+            .memory_limit_bytes
+            .min(self.inner.config.max_memory_bytes);
         let gas = session.meter().gas_remaining();
         let mut store = Store::new(&self.inner.engine, HostState::new(session, memory_limit));
         store.limiter(|s| s);
@@ -293,18 +342,26 @@ impl Policy for ComponentPolicy {
         };
         let result = self.pre.instantiate(&mut store).and_then(|bindings| {
             let request = store.data().session.request().clone();
-            bindings.erynoa_ecl_policy().call_evaluate(&mut store, request.wit())
+            bindings
+                .erynoa_ecl_policy()
+                .call_evaluate(&mut store, request.wit())
         });
         let remaining = store.get_fuel().unwrap_or(0);
         let mut data = store.into_data();
         let burned = data.fuel_set.saturating_sub(remaining);
         // Charged even after a trap: the instructions ran. An exhaustion here is
         // already the recorded reason, or is found again by `failure`.
-        let _ = data.session.meter_mut().charge_gas(GasLayer::Compute, burned);
+        let _ = data
+            .session
+            .meter_mut()
+            .charge_gas(GasLayer::Compute, burned);
         data.flush_output();
         let outcome = match result {
             Ok(Ok(decision)) => check_decision(decision),
-            Ok(Err(e)) => Err(Failure::PolicyError { code: error_code(e.code).to_owned(), message: e.message }),
+            Ok(Err(e)) => Err(Failure::PolicyError {
+                code: error_code(e.code).to_owned(),
+                message: e.message,
+            }),
             Err(e) => Err(failure(&mut data, &e)),
         };
         (data.session, outcome)
@@ -316,14 +373,20 @@ fn check_decision(d: wit::Decision) -> Result<Decision, Failure> {
         && reason.len() > MAX_REASON_BYTES
     {
         return Err(Failure::InvalidDecision {
-            message: format!("reason of {} bytes is longer than the limit of {MAX_REASON_BYTES}", reason.len()),
+            message: format!(
+                "reason of {} bytes is longer than the limit of {MAX_REASON_BYTES}",
+                reason.len()
+            ),
         });
     }
     let effect = match d.effect {
         wit::Effect::Allow => Effect::Allow,
         wit::Effect::Deny => Effect::Deny,
     };
-    Ok(Decision { effect, reason: d.reason })
+    Ok(Decision {
+        effect,
+        reason: d.reason,
+    })
 }
 
 fn error_code(code: wit::ErrorCode) -> &'static str {
@@ -346,16 +409,24 @@ fn failure(data: &mut HostState, e: &wasmtime::Error) -> Failure {
     let exhausted = match e.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => {
             let limit = meter.limits().gas_limit;
-            Some(Exhaustion::OutOfGas { used: limit.saturating_add(1), limit })
+            Some(Exhaustion::OutOfGas {
+                used: limit.saturating_add(1),
+                limit,
+            })
         }
-        Some(Trap::Interrupt) => Some(Exhaustion::Timeout { limit_ms: meter.limits().timeout_ms }),
+        Some(Trap::Interrupt) => Some(Exhaustion::Timeout {
+            limit_ms: meter.limits().timeout_ms,
+        }),
         Some(Trap::StackOverflow) => Some(Exhaustion::StackOverflow),
         _ => None,
     };
     if let Some(exhausted) = exhausted {
         return Failure::Exhausted(meter.exhaust(exhausted));
     }
-    let mut message = format!("{e}");
+    let mut message = match e.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{:#}", e.root_cause()),
+    };
     if let Some(stderr) = data.stderr() {
         message = format!("{message}; policy stderr: {}", truncate(&stderr, 1024));
     }
@@ -380,7 +451,11 @@ impl Ticker {
                     engine.increment_epoch();
                 }
             })
-            .map_err(|e| tracing::error!("cannot start the deadline clock, deadlines will not interrupt guests: {e}"))
+            .map_err(|e| {
+                tracing::error!(
+                    "cannot start the deadline clock, deadlines will not interrupt guests: {e}"
+                )
+            })
             .ok();
         Self { stop, thread }
     }
@@ -403,7 +478,10 @@ mod tests {
     fn header_check_names_what_the_bytes_are() {
         let err = |b: &[u8]| check_header(b).unwrap_err().to_string();
         assert_eq!(err(b""), "not a WebAssembly binary: the file is empty");
-        assert_eq!(err(b"hello world"), "not a WebAssembly binary: missing the `\\0asm` magic number");
+        assert_eq!(
+            err(b"hello world"),
+            "not a WebAssembly binary: missing the `\\0asm` magic number"
+        );
         assert_eq!(err(b"\0asm"), "not a WebAssembly binary: truncated header");
         assert!(err(b"\0asm\x01\0\0\0").starts_with("a core wasm module, not a component"));
         assert!(err(b"\0asm\x02\0\0\0").contains("unknown wasm version"));

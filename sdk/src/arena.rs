@@ -57,4 +57,7 @@ unsafe impl GlobalAlloc for Arena {
 }
 
 #[global_allocator]
-static ARENA: Arena = Arena { bytes: UnsafeCell::new([0; ARENA_BYTES]), next: UnsafeCell::new(0) };
+static ARENA: Arena = Arena {
+    bytes: UnsafeCell::new([0; ARENA_BYTES]),
+    next: UnsafeCell::new(0),
+};

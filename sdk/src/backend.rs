@@ -9,19 +9,37 @@ pub(crate) use self::wasm::*;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    use crate::__private::bindings::erynoa::ecl::{budget, context, events, identity, state, trust, types as wit};
+    use crate::__private::bindings::erynoa::ecl::{
+        budget, context, events, identity, state, trust, types as wit,
+    };
     use crate::context::Level;
-    use crate::{Budget, Decision, Error, ErrorCode, GasLayer, Request, Result, TrustVector, Value};
+    use crate::{
+        Budget, Decision, Error, ErrorCode, GasLayer, Request, Result, TrustVector, Value,
+    };
 
     impl From<wit::TrustVector> for TrustVector {
         fn from(t: wit::TrustVector) -> Self {
-            TrustVector { r: t.r, i: t.i, c: t.c, p: t.p, v: t.v, omega: t.omega }
+            TrustVector {
+                r: t.r,
+                i: t.i,
+                c: t.c,
+                p: t.p,
+                v: t.v,
+                omega: t.omega,
+            }
         }
     }
 
     impl From<TrustVector> for wit::TrustVector {
         fn from(t: TrustVector) -> Self {
-            wit::TrustVector { r: t.r, i: t.i, c: t.c, p: t.p, v: t.v, omega: t.omega }
+            wit::TrustVector {
+                r: t.r,
+                i: t.i,
+                c: t.c,
+                p: t.p,
+                v: t.v,
+                omega: t.omega,
+            }
         }
     }
 
@@ -33,7 +51,10 @@ mod wasm {
                 wit::ErrorCode::LimitExceeded => ErrorCode::LimitExceeded,
                 wit::ErrorCode::Internal => ErrorCode::Internal,
             };
-            Error { code, message: e.message }
+            Error {
+                code,
+                message: e.message,
+            }
         }
     }
 
@@ -45,13 +66,18 @@ mod wasm {
                 ErrorCode::LimitExceeded => wit::ErrorCode::LimitExceeded,
                 ErrorCode::Internal => wit::ErrorCode::Internal,
             };
-            wit::Error { code, message: e.message }
+            wit::Error {
+                code,
+                message: e.message,
+            }
         }
     }
 
     impl From<wit::Request> for Request {
         fn from(r: wit::Request) -> Self {
-            let mut req = Request::new(r.caller, r.realm).with_action(r.action).with_resource(r.resource);
+            let mut req = Request::new(r.caller, r.realm)
+                .with_action(r.action)
+                .with_resource(r.resource);
             for p in r.params {
                 let value = match p.value {
                     wit::Value::Null => Value::Null,
@@ -68,8 +94,15 @@ mod wasm {
 
     impl From<Decision> for wit::Decision {
         fn from(d: Decision) -> Self {
-            let effect = if d.is_allowed() { wit::Effect::Allow } else { wit::Effect::Deny };
-            wit::Decision { effect, reason: d.reason().map(str::to_owned) }
+            let effect = if d.is_allowed() {
+                wit::Effect::Allow
+            } else {
+                wit::Effect::Deny
+            };
+            wit::Decision {
+                effect,
+                reason: d.reason().map(str::to_owned),
+            }
         }
     }
 
@@ -117,7 +150,12 @@ mod wasm {
 
     pub(crate) fn remaining() -> Budget {
         let b = budget::remaining();
-        Budget { gas_used: b.gas_used, gas_limit: b.gas_limit, mana_used: b.mana_used, mana_limit: b.mana_limit }
+        Budget {
+            gas_used: b.gas_used,
+            gas_limit: b.gas_limit,
+            mana_used: b.mana_used,
+            mana_limit: b.mana_limit,
+        }
     }
 
     pub(crate) fn caller() -> String {

@@ -50,9 +50,11 @@ pub use crate::types::{Decision, Error, ErrorCode, GasLayer, Request, Result, Tr
 
 /// Everything a policy usually needs, in one `use`.
 pub mod prelude {
-    pub use crate::types::{Decision, Error, ErrorCode, GasLayer, Request, Result, TrustVector, Value};
     #[cfg(not(target_arch = "wasm32"))]
     pub use crate::testing;
+    pub use crate::types::{
+        Decision, Error, ErrorCode, GasLayer, Request, Result, TrustVector, Value,
+    };
     pub use crate::{Policy, budget, context, events, identity, state, trust};
 }
 
@@ -84,11 +86,14 @@ macro_rules! policy {
                 }
                 fn evaluate(
                     request: $crate::__private::WitRequest,
-                ) -> ::core::result::Result<$crate::__private::WitDecision, $crate::__private::WitError> {
+                ) -> ::core::result::Result<
+                    $crate::__private::WitDecision,
+                    $crate::__private::WitError,
+                > {
                     $crate::__private::evaluate::<$policy>(request)
                 }
             }
-            $crate::__private::export!(__ErynoaExport with_types_in $crate::__private::bindings);
+    $crate::__private::export!(__ErynoaExport with_types_in $crate::__private::bindings);
         };
     };
 }
@@ -117,10 +122,15 @@ pub mod __private {
     use crate::Policy;
 
     pub fn metadata<P: Policy>() -> PolicyInfo {
-        PolicyInfo { name: P::NAME.into(), version: P::VERSION.into() }
+        PolicyInfo {
+            name: P::NAME.into(),
+            version: P::VERSION.into(),
+        }
     }
 
     pub fn evaluate<P: Policy>(request: WitRequest) -> Result<WitDecision, WitError> {
-        P::evaluate(&request.into()).map(Into::into).map_err(Into::into)
+        P::evaluate(&request.into())
+            .map(Into::into)
+            .map_err(Into::into)
     }
 }

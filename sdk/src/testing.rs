@@ -122,7 +122,10 @@ impl TestHost {
     /// Gives `did` a credential of `schema`.
     #[must_use]
     pub fn credential(mut self, did: &str, schema: &str) -> Self {
-        self.credentials.entry(did.to_owned()).or_default().insert(schema.to_owned());
+        self.credentials
+            .entry(did.to_owned())
+            .or_default()
+            .insert(schema.to_owned());
         self
     }
 
@@ -159,7 +162,10 @@ impl TestHost {
 
     /// A value in a store, as committed.
     pub fn store(&self, realm: &str, store: &str, key: &str) -> Option<&str> {
-        self.stores.get(&(realm.to_owned(), store.to_owned()))?.get(key).map(String::as_str)
+        self.stores
+            .get(&(realm.to_owned(), store.to_owned()))?
+            .get(key)
+            .map(String::as_str)
     }
 
     /// Events committed so far, as (type, payload).
@@ -199,7 +205,10 @@ impl TestHost {
             .collect();
         if committed {
             for (store, key, value) in &writes {
-                let entries = self.stores.entry((request.realm().to_owned(), store.clone())).or_default();
+                let entries = self
+                    .stores
+                    .entry((request.realm().to_owned(), store.clone()))
+                    .or_default();
                 match value {
                     Some(v) => entries.insert(key.clone(), v.clone()),
                     None => entries.remove(key),
@@ -256,7 +265,10 @@ thread_local! {
     static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
 }
 
-#[expect(clippy::panic, reason = "ends the evaluation, as the host's trap does; caught in `evaluate`")]
+#[expect(
+    clippy::panic,
+    reason = "ends the evaluation, as the host's trap does; caught in `evaluate`"
+)]
 fn with_session<R>(f: impl FnOnce(&mut Session) -> std::result::Result<R, Exhaustion>) -> R {
     let result = SESSION.with(|s| match s.borrow_mut().as_mut() {
         Some(session) => Ok(f(session)),
@@ -265,7 +277,9 @@ fn with_session<R>(f: impl FnOnce(&mut Session) -> std::result::Result<R, Exhaus
     match result {
         Ok(Ok(r)) => r,
         Ok(Err(exhausted)) => std::panic::panic_any(exhausted),
-        Err(()) => panic!("erynoa-sdk host calls need a host: run the policy through `testing::TestHost::evaluate`"),
+        Err(()) => panic!(
+            "erynoa-sdk host calls need a host: run the policy through `testing::TestHost::evaluate`"
+        ),
     }
 }
 
@@ -282,7 +296,9 @@ fn check_did(did: &str) -> Result<()> {
     let mut parts = did.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
         (Some("did"), Some(m), Some(id)) if !m.is_empty() && !id.is_empty() => Ok(()),
-        _ => Err(Error::invalid(format!("`{did}` is not a DID (expected `did:<method>:<id>`)"))),
+        _ => Err(Error::invalid(format!(
+            "`{did}` is not a DID (expected `did:<method>:<id>`)"
+        ))),
     }
 }
 
@@ -307,7 +323,13 @@ pub(crate) mod backend {
     pub(crate) fn get_trust(did: &str) -> Result<TrustVector> {
         with_session(|s| {
             charge(s, HostCall::GetTrust)?;
-            Ok(check_did(did).map(|()| s.host.trust.get(did).copied().unwrap_or(TrustVector::NEWCOMER)))
+            Ok(check_did(did).map(|()| {
+                s.host
+                    .trust
+                    .get(did)
+                    .copied()
+                    .unwrap_or(TrustVector::NEWCOMER)
+            }))
         })
     }
 
@@ -318,7 +340,12 @@ pub(crate) mod backend {
     pub(crate) fn has_credential(did: &str, schema: &str) -> Result<bool> {
         with_session(|s| {
             charge(s, HostCall::HasCredential)?;
-            Ok(check_did(did).map(|()| s.host.credentials.get(did).is_some_and(|c| c.contains(schema))))
+            Ok(check_did(did).map(|()| {
+                s.host
+                    .credentials
+                    .get(did)
+                    .is_some_and(|c| c.contains(schema))
+            }))
         })
     }
 
@@ -333,7 +360,9 @@ pub(crate) mod backend {
         if let Some(pending) = s.writes.get(&(store.to_owned(), key.to_owned())) {
             return pending.clone();
         }
-        s.host.store(s.request.realm(), store, key).map(str::to_owned)
+        s.host
+            .store(s.request.realm(), store, key)
+            .map(str::to_owned)
     }
 
     pub(crate) fn store_get(store: &str, key: &str) -> Result<Option<String>> {
@@ -350,10 +379,14 @@ pub(crate) mod backend {
                 if value.len() > MAX_VALUE_BYTES {
                     return Err(Error::new(
                         ErrorCode::LimitExceeded,
-                        format!("value of {} bytes is too large (limit {MAX_VALUE_BYTES})", value.len()),
+                        format!(
+                            "value of {} bytes is too large (limit {MAX_VALUE_BYTES})",
+                            value.len()
+                        ),
                     ));
                 }
-                s.writes.insert((store.to_owned(), key.to_owned()), Some(value.to_owned()));
+                s.writes
+                    .insert((store.to_owned(), key.to_owned()), Some(value.to_owned()));
                 Ok(())
             }))
         })
@@ -417,14 +450,21 @@ pub(crate) mod backend {
 
     pub(crate) fn emit_event(event_type: &str, payload: &str) -> Result<()> {
         with_session(|s| {
-            charge(s, HostCall::EmitEvent { bytes: payload.len() })?;
+            charge(
+                s,
+                HostCall::EmitEvent {
+                    bytes: payload.len(),
+                },
+            )?;
             if event_type.is_empty() {
                 return Ok(Err(Error::invalid("event type is empty")));
             }
             if payload.len() > MAX_PAYLOAD_BYTES || s.events.len() >= MAX_EVENTS {
                 return Ok(Err(Error::new(
                     ErrorCode::LimitExceeded,
-                    format!("event payload over {MAX_PAYLOAD_BYTES} bytes or more than {MAX_EVENTS} events"),
+                    format!(
+                        "event payload over {MAX_PAYLOAD_BYTES} bytes or more than {MAX_EVENTS} events"
+                    ),
                 )));
             }
             s.events.push((event_type.to_owned(), payload.to_owned()));
@@ -489,7 +529,9 @@ mod tests {
         let out = host.evaluate::<Spender>(&Request::new("alice", "r"));
         assert_eq!(
             out.reason(),
-            Some("policy error (InvalidArgument): `alice` is not a DID (expected `did:<method>:<id>`)")
+            Some(
+                "policy error (InvalidArgument): `alice` is not a DID (expected `did:<method>:<id>`)"
+            )
         );
     }
 }

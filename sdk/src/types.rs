@@ -23,7 +23,14 @@ impl TrustVector {
 
     /// The same value in every dimension.
     pub const fn splat(x: f64) -> Self {
-        Self { r: x, i: x, c: x, p: x, v: x, omega: x }
+        Self {
+            r: x,
+            i: x,
+            c: x,
+            p: x,
+            v: x,
+            omega: x,
+        }
     }
 
     /// The dimensions in order R, I, C, P, V, Ω.
@@ -49,7 +56,12 @@ impl TrustVector {
         if total <= 0.0 {
             return 0.0;
         }
-        self.to_array().iter().zip(weights).map(|(x, w)| x * w).sum::<f64>() / total
+        self.to_array()
+            .iter()
+            .zip(weights)
+            .map(|(x, w)| x * w)
+            .sum::<f64>()
+            / total
     }
 }
 
@@ -140,7 +152,9 @@ impl Request {
     pub fn number(&self, name: &str) -> Result<f64> {
         match self.param(name) {
             Some(Value::Number(n)) => Ok(*n),
-            Some(other) => Err(Error::invalid(format!("parameter `{name}` is {other:?}, expected a number"))),
+            Some(other) => Err(Error::invalid(format!(
+                "parameter `{name}` is {other:?}, expected a number"
+            ))),
             None => Err(Error::invalid(format!("parameter `{name}` is missing"))),
         }
     }
@@ -149,7 +163,9 @@ impl Request {
     pub fn text(&self, name: &str) -> Result<&str> {
         match self.param(name) {
             Some(Value::Text(s) | Value::Did(s)) => Ok(s),
-            Some(other) => Err(Error::invalid(format!("parameter `{name}` is {other:?}, expected a string"))),
+            Some(other) => Err(Error::invalid(format!(
+                "parameter `{name}` is {other:?}, expected a string"
+            ))),
             None => Err(Error::invalid(format!("parameter `{name}` is missing"))),
         }
     }
@@ -170,17 +186,26 @@ pub struct Decision {
 impl Decision {
     /// Allow, without a reason.
     pub fn allow() -> Self {
-        Self { allowed: true, reason: None }
+        Self {
+            allowed: true,
+            reason: None,
+        }
     }
 
     /// Allow, saying why.
     pub fn allow_because(reason: impl Into<String>) -> Self {
-        Self { allowed: true, reason: Some(reason.into()) }
+        Self {
+            allowed: true,
+            reason: Some(reason.into()),
+        }
     }
 
     /// Deny, saying why. Keep reasons under 4 KiB: the host refuses longer ones.
     pub fn deny(reason: impl Into<String>) -> Self {
-        Self { allowed: false, reason: Some(reason.into()) }
+        Self {
+            allowed: false,
+            reason: Some(reason.into()),
+        }
     }
 
     /// Whether this allows.
@@ -219,7 +244,10 @@ pub struct Error {
 impl Error {
     /// An error of `code`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self {
+            code,
+            message: message.into(),
+        }
     }
 
     /// An invalid-argument error.

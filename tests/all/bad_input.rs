@@ -15,7 +15,10 @@ fn load_err(bytes: &[u8]) -> LoadError {
 fn bytes_that_are_not_wasm() {
     let e = load_err(b"#!/bin/sh\necho policy\n");
     assert!(matches!(e, LoadError::NotWasm { .. }));
-    assert_eq!(e.to_string(), "not a WebAssembly binary: missing the `\\0asm` magic number");
+    assert_eq!(
+        e.to_string(),
+        "not a WebAssembly binary: missing the `\\0asm` magic number"
+    );
 }
 
 #[test]
@@ -57,31 +60,64 @@ fn a_component_importing_what_the_host_does_not_serve() {
     )
     .expect("wat");
     let e = load_err(&foreign);
-    assert!(matches!(&e, LoadError::UnsupportedImport { name } if name == "acme:net/http@1.0.0"), "{e}");
+    assert!(
+        matches!(&e, LoadError::UnsupportedImport { name } if name == "acme:net/http@1.0.0"),
+        "{e}"
+    );
 }
 
 #[test]
 fn malformed_request_json() {
     for (text, expected) in [
-        ("", "invalid request JSON: EOF while parsing a value at line 1 column 0"),
-        (r#"{"caller": 7}"#, "invalid request JSON: invalid type: integer `7`, expected a string at line 1 column 12"),
-        (r#"{"caller": "bob"}"#, "request caller `bob` is not a DID (expected `did:<method>:<id>`)"),
+        (
+            "",
+            "invalid request JSON: EOF while parsing a value at line 1 column 0",
+        ),
+        (
+            r#"{"caller": 7}"#,
+            "invalid request JSON: invalid type: integer `7`, expected a string at line 1 column 12",
+        ),
+        (
+            r#"{"caller": "bob"}"#,
+            "request caller `bob` is not a DID (expected `did:<method>:<id>`)",
+        ),
     ] {
-        assert_eq!(Request::from_json(text).map(|_| ()).unwrap_err().to_string(), expected);
+        assert_eq!(
+            Request::from_json(text)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
     }
 }
 
 #[test]
 fn malformed_state_json() {
     for (text, expected) in [
-        ("{", "invalid state JSON: EOF while parsing an object at line 1 column 1"),
+        (
+            "{",
+            "invalid state JSON: EOF while parsing an object at line 1 column 1",
+        ),
         (
             r#"{"trust": {"did:e:a": -0.5}}"#,
             "invalid state: trust of `did:e:a`: dimension `r` is -0.5, expected a number in [0, 1]",
         ),
     ] {
-        assert_eq!(UnifiedState::from_json(text).map(|_| ()).unwrap_err().to_string(), expected);
+        assert_eq!(
+            UnifiedState::from_json(text)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
     }
-    let missing = UnifiedState::from_file("/nonexistent/state.json").map(|_| ()).unwrap_err();
-    assert!(missing.to_string().starts_with("cannot read state file `/nonexistent/state.json`"));
+    let missing = UnifiedState::from_file("/nonexistent/state.json")
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        missing
+            .to_string()
+            .starts_with("cannot read state file `/nonexistent/state.json`")
+    );
 }

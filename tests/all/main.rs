@@ -9,7 +9,9 @@ mod transactions;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use erynoa_host::{BudgetLimits, ComponentEngine, ComponentPolicy, Evaluation, Policy, Request, UnifiedState};
+use erynoa_host::{
+    BudgetLimits, ComponentEngine, ComponentPolicy, Evaluation, Policy, Request, UnifiedState,
+};
 
 /// A caller with trust and a `kyc` credential in the fixtures.
 pub const ALICE: &str = "did:erynoa:self:alice";
@@ -24,14 +26,21 @@ pub fn engine() -> &'static ComponentEngine {
 
 /// The bytes of a guest built by `cargo xtask build-guests`.
 pub fn guest_bytes(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/guests/{name}.wasm"));
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}; build the guests first: `cargo xtask build-guests`", path.display()))
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/guests/{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the guests first: `cargo xtask build-guests`",
+            path.display()
+        )
+    })
 }
 
 /// Loads a built guest under its own name.
 pub fn load(name: &str) -> ComponentPolicy {
-    engine().load_component(name, &guest_bytes(name)).expect("example loads")
+    engine()
+        .load_component(name, &guest_bytes(name))
+        .expect("example loads")
 }
 
 /// A state from a JSON fixture.

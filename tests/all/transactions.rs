@@ -7,14 +7,23 @@ use erynoa_host::{BudgetLimits, Policy, Request, StateEvent};
 use crate::{ALICE, eval, load, state};
 
 fn emitted(s: &erynoa_host::UnifiedState) -> usize {
-    s.events().iter().filter(|e| matches!(e, StateEvent::PolicyEmitted { .. })).count()
+    s.events()
+        .iter()
+        .filter(|e| matches!(e, StateEvent::PolicyEmitted { .. }))
+        .count()
 }
 
 #[test]
 fn a_deny_discards_writes_and_events() {
     let p = load("hostile");
     let s = state("{}");
-    let e = eval(&p, &s, &Request::builder(ALICE, "r").action("write-then-deny").build());
+    let e = eval(
+        &p,
+        &s,
+        &Request::builder(ALICE, "r")
+            .action("write-then-deny")
+            .build(),
+    );
     assert!(!e.is_allowed());
     assert!(!e.changes.committed);
     assert_eq!(e.changes.writes.len(), 1, "the discarded write is reported");
@@ -26,7 +35,13 @@ fn a_deny_discards_writes_and_events() {
 fn a_trap_discards_writes() {
     let p = load("hostile");
     let s = state("{}");
-    let e = eval(&p, &s, &Request::builder(ALICE, "r").action("write-then-trap").build());
+    let e = eval(
+        &p,
+        &s,
+        &Request::builder(ALICE, "r")
+            .action("write-then-trap")
+            .build(),
+    );
     assert_eq!(e.failure.as_ref().map(|f| f.kind()), Some("trap"), "{e:?}");
     assert_eq!(s.store_get("r", "s", "k"), None);
 }
@@ -36,9 +51,16 @@ fn running_out_of_budget_discards_writes() {
     let p = load("quota");
     let s = state("{}");
     // Enough gas to start, not enough to finish.
-    let limits = BudgetLimits { gas_limit: 2_000, ..BudgetLimits::default() };
+    let limits = BudgetLimits {
+        gas_limit: 2_000,
+        ..BudgetLimits::default()
+    };
     let e = p.evaluate(&s, &Request::builder(ALICE, "r").build(), limits);
-    assert_eq!(e.failure.as_ref().map(|f| f.kind()), Some("out-of-gas"), "{e:?}");
+    assert_eq!(
+        e.failure.as_ref().map(|f| f.kind()),
+        Some("out-of-gas"),
+        "{e:?}"
+    );
     assert_eq!(s.store_get("r", "quota", ALICE), None);
     assert_eq!(emitted(&s), 0);
 }
@@ -61,7 +83,9 @@ fn concurrent_quota_evaluations_never_lose_a_count() {
     // be counted exactly once: the final count equals the number of allows.
     let p = Arc::new(load("quota"));
     let s = state("{}");
-    let req = Request::builder(ALICE, "r").param("limit", erynoa_host::Value::Number(1e9)).build();
+    let req = Request::builder(ALICE, "r")
+        .param("limit", erynoa_host::Value::Number(1e9))
+        .build();
     let allowed: usize = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..2)
             .map(|_| {
@@ -71,7 +95,14 @@ fn concurrent_quota_evaluations_never_lose_a_count() {
             .collect();
         workers.into_iter().map(|w| w.join().expect("worker")).sum()
     });
-    let count: usize = s.store_get("r", "quota", ALICE).expect("count").parse().expect("number");
+    let count: usize = s
+        .store_get("r", "quota", ALICE)
+        .expect("count")
+        .parse()
+        .expect("number");
     assert_eq!(count, allowed);
-    assert!(allowed > 150, "conflicts are retried, not denied wholesale ({allowed} of 200)");
+    assert!(
+        allowed > 150,
+        "conflicts are retried, not denied wholesale ({allowed} of 200)"
+    );
 }

@@ -50,8 +50,14 @@ pub(crate) fn step<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Resu
 
 /// Runs `cmd`, failing with its description when it does not succeed.
 pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
-    let status = cmd.status().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{cmd:?} failed ({status})")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed ({status})"))
+    }
 }
 
 fn cargo() -> Command {
@@ -60,7 +66,9 @@ fn cargo() -> Command {
 
 fn demo() -> Result<(), String> {
     let dir = guests::build_all()?;
-    step("building the erynoa CLI (release)", || run(cargo().args(["build", "--release", "-p", "erynoa", "--quiet"])))?;
+    step("building the erynoa CLI (release)", || {
+        run(cargo().args(["build", "--release", "-p", "erynoa", "--quiet"]))
+    })?;
     let policy = |name: &str| dir.join(format!("{name}.wasm")).display().to_string();
     run(Command::new("target/release/erynoa").args([
         "run",
@@ -79,15 +87,26 @@ fn demo() -> Result<(), String> {
 
 fn test() -> Result<(), String> {
     guests::build_all()?;
-    step("running every test (release: the tests drive real wasmtime)", || {
-        run(cargo().args(["test", "--workspace", "--release"]))
-    })
+    step(
+        "running every test (release: the tests drive real wasmtime)",
+        || run(cargo().args(["test", "--workspace", "--release"])),
+    )
 }
 
 fn ci() -> Result<(), String> {
-    step("cargo fmt --check", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
+    step("cargo fmt --check", || {
+        run(cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
     step("cargo clippy", || {
-        run(cargo().args(["clippy", "--workspace", "--all-targets", "--release", "--", "-D", "warnings"]))
+        run(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--release",
+            "--",
+            "-D",
+            "warnings",
+        ]))
     })?;
     test()
 }

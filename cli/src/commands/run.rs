@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use erynoa_host::{BudgetLimits, ComponentEngine, Evaluation, Policy, PolicyEngine, Request, UnifiedState};
+use erynoa_host::{
+    BudgetLimits, ComponentEngine, Evaluation, Policy, PolicyEngine, Request, UnifiedState,
+};
 
 use crate::args::RunArgs;
 use crate::output::{self, ExitStatus};
@@ -16,14 +18,21 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let state = Arc::new(state);
     let text = std::fs::read_to_string(&args.request)
         .with_context(|| format!("cannot read request file `{}`", args.request.display()))?;
-    let requests = Request::many_from_json(&text).with_context(|| format!("in `{}`", args.request.display()))?;
+    let requests = Request::many_from_json(&text)
+        .with_context(|| format!("in `{}`", args.request.display()))?;
 
     let engine = ComponentEngine::new(Default::default())?;
     let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
     for path in &args.policies {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read policy `{}`", path.display()))?;
-        let id = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
-        let policy = engine.load(&id, &bytes).with_context(|| format!("cannot load policy `{}`", path.display()))?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read policy `{}`", path.display()))?;
+        let id = path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        let policy = engine
+            .load(&id, &bytes)
+            .with_context(|| format!("cannot load policy `{}`", path.display()))?;
         policies.push(policy);
     }
 

@@ -20,7 +20,9 @@ impl Policy for KycScore {
     fn evaluate(request: &Request) -> Result<Decision> {
         let caller = request.caller();
         if !identity::has_credential(caller, CREDENTIAL)? {
-            return Ok(Decision::deny(format!("caller has no `{CREDENTIAL}` credential")));
+            return Ok(Decision::deny(format!(
+                "caller has no `{CREDENTIAL}` credential"
+            )));
         }
         let score = trust::get(caller)?.weighted(&WEIGHTS);
         Ok(if score >= MIN_SCORE {
@@ -46,22 +48,37 @@ mod tests {
 
     #[test]
     fn allows_with_credential_and_score() {
-        let out = TestHost::new().trust(ALICE, TrustVector::splat(0.8)).credential(ALICE, "kyc").evaluate::<KycScore>(&req());
+        let out = TestHost::new()
+            .trust(ALICE, TrustVector::splat(0.8))
+            .credential(ALICE, "kyc")
+            .evaluate::<KycScore>(&req());
         assert!(out.is_allowed());
         assert_eq!(out.reason(), Some("kyc and trust score 0.80"));
     }
 
     #[test]
     fn denies_without_credential_before_reading_trust() {
-        let out = TestHost::new().trust(ALICE, TrustVector::splat(0.9)).evaluate::<KycScore>(&req());
+        let out = TestHost::new()
+            .trust(ALICE, TrustVector::splat(0.9))
+            .evaluate::<KycScore>(&req());
         assert_eq!(out.reason(), Some("caller has no `kyc` credential"));
         assert_eq!(out.gas_used, 5, "only the credential lookup is charged");
     }
 
     #[test]
     fn denies_a_low_score_with_the_score() {
-        let tv = TrustVector { r: 0.9, i: 0.3, c: 0.5, p: 0.5, v: 0.5, omega: 0.5 };
-        let out = TestHost::new().trust(ALICE, tv).credential(ALICE, "kyc").evaluate::<KycScore>(&req());
+        let tv = TrustVector {
+            r: 0.9,
+            i: 0.3,
+            c: 0.5,
+            p: 0.5,
+            v: 0.5,
+            omega: 0.5,
+        };
+        let out = TestHost::new()
+            .trust(ALICE, tv)
+            .credential(ALICE, "kyc")
+            .evaluate::<KycScore>(&req());
         // 0.25*0.9 + 0.25*0.3 + 0.15*0.5 + 0.15*0.5 + 0.1*0.5 + 0.1*0.5 = 0.55
         assert_eq!(out.reason(), Some("trust score 0.55 is below 0.6"));
     }

@@ -17,7 +17,10 @@ impl Policy for TrustThreshold {
         Ok(if trust.r >= MIN_RELIABILITY {
             Decision::allow()
         } else {
-            Decision::deny(format!("reliability {:.2} is below {MIN_RELIABILITY}", trust.r))
+            Decision::deny(format!(
+                "reliability {:.2} is below {MIN_RELIABILITY}",
+                trust.r
+            ))
         })
     }
 }
@@ -32,8 +35,13 @@ mod tests {
     const ALICE: &str = "did:erynoa:self:alice";
 
     fn decide(r: f64) -> erynoa_sdk::testing::Outcome {
-        let tv = TrustVector { r, ..TrustVector::splat(0.9) };
-        TestHost::new().trust(ALICE, tv).evaluate::<TrustThreshold>(&Request::new(ALICE, "finance"))
+        let tv = TrustVector {
+            r,
+            ..TrustVector::splat(0.9)
+        };
+        TestHost::new()
+            .trust(ALICE, tv)
+            .evaluate::<TrustThreshold>(&Request::new(ALICE, "finance"))
     }
 
     #[test]

@@ -100,8 +100,10 @@ impl UnifiedState {
     /// Reads a state fixture from a file; see [`UnifiedState::from_json`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, FixtureError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| FixtureError::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_json(&text)
     }
 }

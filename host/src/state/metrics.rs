@@ -39,7 +39,11 @@ impl AtomicCounters {
             denied: self.denied.load(Relaxed),
             gas_total: self.gas.load(Relaxed),
             mana_total: self.mana.load(Relaxed),
-            avg_duration_us: if executed == 0 { 0.0 } else { duration as f64 / executed as f64 },
+            avg_duration_us: if executed == 0 {
+                0.0
+            } else {
+                duration as f64 / executed as f64
+            },
         }
     }
 }
@@ -73,12 +77,24 @@ pub struct MetricsSnapshot {
 }
 
 impl Metrics {
-    pub(crate) fn record(&self, policy_id: &str, realm: &str, passed: bool, gas: u64, mana: u64, duration_us: u64) {
+    pub(crate) fn record(
+        &self,
+        policy_id: &str,
+        realm: &str,
+        passed: bool,
+        gas: u64,
+        mana: u64,
+        duration_us: u64,
+    ) {
         self.all.record(passed, gas, mana, duration_us);
         for (map, key) in [(&self.per_realm, realm), (&self.per_policy, policy_id)] {
             match map.get(key) {
                 Some(c) => c.record(passed, gas, mana, duration_us),
-                None => map.entry(key.to_owned()).or_default().record(passed, gas, mana, duration_us),
+                None => {
+                    map.entry(key.to_owned())
+                        .or_default()
+                        .record(passed, gas, mana, duration_us)
+                }
             }
         }
     }
@@ -90,22 +106,35 @@ impl Metrics {
 
     /// Counters of one policy id.
     pub fn policy(&self, policy_id: &str) -> Counters {
-        self.per_policy.get(policy_id).map(|c| c.load()).unwrap_or_default()
+        self.per_policy
+            .get(policy_id)
+            .map(|c| c.load())
+            .unwrap_or_default()
     }
 
     /// Counters of one realm.
     pub fn realm(&self, realm: &str) -> Counters {
-        self.per_realm.get(realm).map(|c| c.load()).unwrap_or_default()
+        self.per_realm
+            .get(realm)
+            .map(|c| c.load())
+            .unwrap_or_default()
     }
 
     /// A copy of every counter.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let sorted = |map: &DashMap<String, AtomicCounters>| {
-            let mut v: Vec<_> = map.iter().map(|e| (e.key().clone(), e.value().load())).collect();
+            let mut v: Vec<_> = map
+                .iter()
+                .map(|e| (e.key().clone(), e.value().load()))
+                .collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         };
-        MetricsSnapshot { all: self.all(), per_realm: sorted(&self.per_realm), per_policy: sorted(&self.per_policy) }
+        MetricsSnapshot {
+            all: self.all(),
+            per_realm: sorted(&self.per_realm),
+            per_policy: sorted(&self.per_policy),
+        }
     }
 }
 
@@ -119,7 +148,16 @@ mod tests {
         m.record("p", "r1", true, 10, 1, 100);
         m.record("p", "r2", false, 30, 0, 300);
         let all = m.all();
-        assert_eq!((all.executed, all.passed, all.denied, all.gas_total, all.mana_total), (2, 1, 1, 40, 1));
+        assert_eq!(
+            (
+                all.executed,
+                all.passed,
+                all.denied,
+                all.gas_total,
+                all.mana_total
+            ),
+            (2, 1, 1, 40, 1)
+        );
         assert_eq!(all.avg_duration_us, 200.0);
         assert_eq!(m.realm("r1").executed, 1);
         assert_eq!(m.policy("p").executed, 2);

@@ -22,7 +22,12 @@ pub struct StateView {
 impl StateView {
     /// A view of `state` from `realm`.
     pub fn new(state: Arc<UnifiedState>, realm: &str) -> Self {
-        Self { state, realm_id: realm.to_owned(), realm: None, read_version: None }
+        Self {
+            state,
+            realm_id: realm.to_owned(),
+            realm: None,
+            read_version: None,
+        }
     }
 
     /// The state behind the view.
@@ -53,7 +58,9 @@ impl StateView {
     /// `key` in `store` of the view's realm, as committed (without the
     /// evaluation's own pending writes; [`StateHandle::get`] adds those).
     pub fn store_get(&mut self, store: &str, key: &str) -> Option<String> {
-        let realm = self.realm.get_or_insert_with(|| self.state.realm(&self.realm_id));
+        let realm = self
+            .realm
+            .get_or_insert_with(|| self.state.realm(&self.realm_id));
         let stores = realm.read();
         self.read_version.get_or_insert(stores.version);
         stores.stores.get(store)?.get(key).cloned()
@@ -108,7 +115,10 @@ impl StateHandle {
     }
 
     fn buffer(&mut self, store: &str, key: &str, value: Option<String>) {
-        self.writes.entry(store.to_owned()).or_default().insert(key.to_owned(), value);
+        self.writes
+            .entry(store.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value);
     }
 
     /// Buffers `key` = `value` in `store`.
@@ -125,7 +135,8 @@ impl StateHandle {
 
     /// Buffers an event.
     pub fn emit(&mut self, event_type: &str, payload: &str) {
-        self.events.push((event_type.to_owned(), payload.to_owned()));
+        self.events
+            .push((event_type.to_owned(), payload.to_owned()));
     }
 
     /// Number of buffered events.
@@ -147,7 +158,9 @@ impl StateHandle {
             let mut stores = realm.write();
             if view.read_version.is_some_and(|v| v != stores.version) {
                 drop(stores);
-                return Err(Conflict { discarded: self.discard() });
+                return Err(Conflict {
+                    discarded: self.discard(),
+                });
             }
             stores.version += 1;
             for (store, writes) in &self.writes {
@@ -183,7 +196,11 @@ impl StateHandle {
                 .writes
                 .into_iter()
                 .flat_map(|(store, writes)| {
-                    writes.into_iter().map(move |(key, value)| StoreWrite { store: store.clone(), key, value })
+                    writes.into_iter().map(move |(key, value)| StoreWrite {
+                        store: store.clone(),
+                        key,
+                        value,
+                    })
                 })
                 .collect(),
             events: self.events,

@@ -12,12 +12,14 @@ use wasmtime::{Result, StoreContextMut};
 use super::bindings::erynoa::ecl::context::Level;
 use super::bindings::erynoa::ecl::types::{self as wit};
 use super::store::HostState;
-use crate::session::{CallError, GuestError, GuestErrorCode, LogLevel, Session};
 use crate::TrustVector;
+use crate::session::{CallError, GuestError, GuestErrorCode, LogLevel, Session};
 
 /// The interfaces this host serves, by their name in a component's imports.
 /// `types` holds only types; components import it alongside the others.
-pub(crate) const INTERFACES: [&str; 7] = ["types", "trust", "identity", "state", "budget", "context", "events"];
+pub(crate) const INTERFACES: [&str; 7] = [
+    "types", "trust", "identity", "state", "budget", "context", "events",
+];
 
 type Store<'a> = StoreContextMut<'a, HostState>;
 
@@ -44,7 +46,10 @@ fn refuel(store: &mut Store<'_>) -> Result<()> {
 }
 
 /// Runs `f` between settling and refuelling.
-fn with_session<R, E>(store: &mut Store<'_>, f: impl FnOnce(&mut Session) -> Result<R, E>) -> Result<Result<R, E>> {
+fn with_session<R, E>(
+    store: &mut Store<'_>,
+    f: impl FnOnce(&mut Session) -> Result<R, E>,
+) -> Result<Result<R, E>> {
     settle(store)?;
     let result = f(&mut store.data_mut().session);
     refuel(store)?;
@@ -65,7 +70,10 @@ fn call<R>(
 }
 
 /// Runs one host call that can fail only by exhaustion, which traps.
-fn infallible<R>(store: &mut Store<'_>, f: impl FnOnce(&mut Session) -> Result<R, Exhaustion>) -> Result<R> {
+fn infallible<R>(
+    store: &mut Store<'_>,
+    f: impl FnOnce(&mut Session) -> Result<R, Exhaustion>,
+) -> Result<R> {
     with_session(store, f)?.map_err(trap)
 }
 
@@ -80,19 +88,36 @@ impl From<GuestError> for wit::Error {
             GuestErrorCode::InvalidArgument => wit::ErrorCode::InvalidArgument,
             GuestErrorCode::LimitExceeded => wit::ErrorCode::LimitExceeded,
         };
-        wit::Error { code, message: e.message }
+        wit::Error {
+            code,
+            message: e.message,
+        }
     }
 }
 
 impl From<TrustVector> for wit::TrustVector {
     fn from(t: TrustVector) -> Self {
-        wit::TrustVector { r: t.r, i: t.i, c: t.c, p: t.p, v: t.v, omega: t.omega }
+        wit::TrustVector {
+            r: t.r,
+            i: t.i,
+            c: t.c,
+            p: t.p,
+            v: t.v,
+            omega: t.omega,
+        }
     }
 }
 
 impl From<wit::TrustVector> for TrustVector {
     fn from(t: wit::TrustVector) -> Self {
-        TrustVector { r: t.r, i: t.i, c: t.c, p: t.p, v: t.v, omega: t.omega }
+        TrustVector {
+            r: t.r,
+            i: t.i,
+            c: t.c,
+            p: t.p,
+            v: t.v,
+            omega: t.omega,
+        }
     }
 }
 
@@ -110,35 +135,55 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
     linker.instance("erynoa:ecl/types@0.1.0")?;
     let mut trust = linker.instance("erynoa:ecl/trust@0.1.0")?;
     trust.func_wrap("get-trust", |mut s: Store<'_>, (did,): (String,)| {
-        Ok((call(&mut s, |x| x.get_trust(&did).map(wit::TrustVector::from))?,))
+        Ok((call(&mut s, |x| {
+            x.get_trust(&did).map(wit::TrustVector::from)
+        })?,))
     })?;
-    trust.func_wrap("trust-norm", |mut s: Store<'_>, (tv,): (wit::TrustVector,)| {
-        Ok((infallible(&mut s, |x| x.trust_norm(&tv.into()))?,))
-    })?;
+    trust.func_wrap(
+        "trust-norm",
+        |mut s: Store<'_>, (tv,): (wit::TrustVector,)| {
+            Ok((infallible(&mut s, |x| x.trust_norm(&tv.into()))?,))
+        },
+    )?;
 
     let mut identity = linker.instance("erynoa:ecl/identity@0.1.0")?;
-    identity.func_wrap("has-credential", |mut s: Store<'_>, (did, schema): (String, String)| {
-        Ok((call(&mut s, |x| x.has_credential(&did, &schema))?,))
-    })?;
+    identity.func_wrap(
+        "has-credential",
+        |mut s: Store<'_>, (did, schema): (String, String)| {
+            Ok((call(&mut s, |x| x.has_credential(&did, &schema))?,))
+        },
+    )?;
     identity.func_wrap("resolve-did", |mut s: Store<'_>, (did,): (String,)| {
         Ok((call(&mut s, |x| x.resolve_did(&did))?,))
     })?;
 
     let mut state = linker.instance("erynoa:ecl/state@0.1.0")?;
-    state.func_wrap("store-get", |mut s: Store<'_>, (store, key): (String, String)| {
-        Ok((call(&mut s, |x| x.store_get(&store, &key))?,))
-    })?;
-    state.func_wrap("store-put", |mut s: Store<'_>, (store, key, value): (String, String, String)| {
-        Ok((call(&mut s, |x| x.store_put(&store, &key, &value))?,))
-    })?;
-    state.func_wrap("store-delete", |mut s: Store<'_>, (store, key): (String, String)| {
-        Ok((call(&mut s, |x| x.store_delete(&store, &key))?,))
-    })?;
+    state.func_wrap(
+        "store-get",
+        |mut s: Store<'_>, (store, key): (String, String)| {
+            Ok((call(&mut s, |x| x.store_get(&store, &key))?,))
+        },
+    )?;
+    state.func_wrap(
+        "store-put",
+        |mut s: Store<'_>, (store, key, value): (String, String, String)| {
+            Ok((call(&mut s, |x| x.store_put(&store, &key, &value))?,))
+        },
+    )?;
+    state.func_wrap(
+        "store-delete",
+        |mut s: Store<'_>, (store, key): (String, String)| {
+            Ok((call(&mut s, |x| x.store_delete(&store, &key))?,))
+        },
+    )?;
 
     let mut budget = linker.instance("erynoa:ecl/budget@0.1.0")?;
-    budget.func_wrap("consume-gas", |mut s: Store<'_>, (l, amount): (wit::GasLayer, u64)| {
-        infallible(&mut s, |x| x.consume_gas(layer(l), amount))
-    })?;
+    budget.func_wrap(
+        "consume-gas",
+        |mut s: Store<'_>, (l, amount): (wit::GasLayer, u64)| {
+            infallible(&mut s, |x| x.consume_gas(layer(l), amount))
+        },
+    )?;
     budget.func_wrap("consume-mana", |mut s: Store<'_>, (amount,): (u64,)| {
         infallible(&mut s, |x| x.consume_mana(amount))
     })?;
@@ -156,24 +201,36 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
     })?;
 
     let mut context = linker.instance("erynoa:ecl/context@0.1.0")?;
-    context.func_wrap("caller", |s: Store<'_>, (): ()| Ok((s.data().session.request().caller().to_owned(),)))?;
-    context.func_wrap("realm", |s: Store<'_>, (): ()| Ok((s.data().session.request().realm().to_owned(),)))?;
-    context.func_wrap("timestamp", |mut s: Store<'_>, (): ()| Ok((infallible(&mut s, Session::timestamp)?,)))?;
-    context.func_wrap("log", |mut s: Store<'_>, (level, message): (Level, String)| {
-        let level = match level {
-            Level::Trace => LogLevel::Trace,
-            Level::Debug => LogLevel::Debug,
-            Level::Info => LogLevel::Info,
-            Level::Warn => LogLevel::Warn,
-            Level::Error => LogLevel::Error,
-        };
-        infallible(&mut s, |x| x.log(level, &message))
+    context.func_wrap("caller", |s: Store<'_>, (): ()| {
+        Ok((s.data().session.request().caller().to_owned(),))
     })?;
+    context.func_wrap("realm", |s: Store<'_>, (): ()| {
+        Ok((s.data().session.request().realm().to_owned(),))
+    })?;
+    context.func_wrap("timestamp", |mut s: Store<'_>, (): ()| {
+        Ok((infallible(&mut s, Session::timestamp)?,))
+    })?;
+    context.func_wrap(
+        "log",
+        |mut s: Store<'_>, (level, message): (Level, String)| {
+            let level = match level {
+                Level::Trace => LogLevel::Trace,
+                Level::Debug => LogLevel::Debug,
+                Level::Info => LogLevel::Info,
+                Level::Warn => LogLevel::Warn,
+                Level::Error => LogLevel::Error,
+            };
+            infallible(&mut s, |x| x.log(level, &message))
+        },
+    )?;
 
     let mut events = linker.instance("erynoa:ecl/events@0.1.0")?;
-    events.func_wrap("emit-event", |mut s: Store<'_>, (event_type, payload): (String, String)| {
-        Ok((call(&mut s, |x| x.emit_event(&event_type, &payload))?,))
-    })?;
+    events.func_wrap(
+        "emit-event",
+        |mut s: Store<'_>, (event_type, payload): (String, String)| {
+            Ok((call(&mut s, |x| x.emit_event(&event_type, &payload))?,))
+        },
+    )?;
 
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;
     Ok(())

@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use erynoa_budget::Exhaustion;
-use wasmtime::component::ResourceTable;
 use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{
+    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
+};
 
 use crate::session::Session;
 
@@ -35,7 +37,13 @@ struct Wasi {
 
 impl HostState {
     pub(crate) fn new(session: Session, memory_limit: u64) -> Self {
-        Self { session, fuel_set: 0, memory_limit, wasi: None, table: ResourceTable::new() }
+        Self {
+            session,
+            fuel_set: 0,
+            memory_limit,
+            wasi: None,
+            table: ResourceTable::new(),
+        }
     }
 
     /// What the guest printed to stderr (a Rust panic prints its message there).
@@ -60,8 +68,13 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         let timestamp = self.session.evaluation_time();
-        let wasi = self.wasi.get_or_insert_with(|| deterministic_wasi(timestamp));
-        WasiCtxView { ctx: &mut wasi.ctx, table: &mut self.table }
+        let wasi = self
+            .wasi
+            .get_or_insert_with(|| deterministic_wasi(timestamp));
+        WasiCtxView {
+            ctx: &mut wasi.ctx,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -84,7 +97,11 @@ fn deterministic_wasi(unix_seconds: u64) -> Wasi {
         .allow_tcp(false)
         .allow_udp(false)
         .allow_ip_name_lookup(false);
-    Wasi { ctx: b.build(), stdout, stderr }
+    Wasi {
+        ctx: b.build(),
+        stdout,
+        stderr,
+    }
 }
 
 struct FixedClock(u64);
@@ -108,16 +125,29 @@ impl HostMonotonicClock for FixedClock {
 }
 
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let requested = desired as u64;
         if requested > self.memory_limit {
-            let e = self.session.meter_mut().exhaust(Exhaustion::Memory { requested, limit: self.memory_limit });
+            let e = self.session.meter_mut().exhaust(Exhaustion::Memory {
+                requested,
+                limit: self.memory_limit,
+            });
             return Err(wasmtime::Error::msg(e.to_string()));
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }

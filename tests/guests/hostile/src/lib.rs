@@ -8,7 +8,23 @@ pub struct Hostile;
 
 #[inline(never)]
 fn recurse(n: u64) -> u64 {
-    if n == u64::MAX { 0 } else { recurse(std::hint::black_box(n + 1)) + 1 }
+    if n == u64::MAX {
+        0
+    } else {
+        recurse(std::hint::black_box(n + 1)) + 1
+    }
+}
+
+/// Keeps its state in wasm locals (no shadow-stack frame): only wasmtime's
+/// native stack grows. The rotate after the call keeps LLVM from turning the
+/// recursion into a loop.
+#[inline(never)]
+fn recurse_native(n: u64) -> u64 {
+    if n == u64::MAX {
+        0
+    } else {
+        recurse_native(n.wrapping_add(1)).rotate_left(1) ^ n
+    }
 }
 
 impl Policy for Hostile {
@@ -31,6 +47,7 @@ impl Policy for Hostile {
                 }
             }
             "recurse" => Ok(Decision::deny(recurse(0).to_string())),
+            "recurse-native" => Ok(Decision::deny(recurse_native(0).to_string())),
             "panic" => panic!("hostile policy panicked on purpose"),
             "huge-reason" => Ok(Decision::deny("x".repeat(1 << 20))),
             "flood" => loop {
@@ -54,7 +71,9 @@ impl Policy for Hostile {
             }
             "clock" => Ok(Decision::allow_because(format!(
                 "{:?} {}",
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs()),
                 context::timestamp()
             ))),
             other => Ok(Decision::allow_because(format!("unknown action `{other}`"))),
