@@ -4,6 +4,12 @@
 //!
 //! Run: `cargo xtask build-guests && cargo bench -p erynoa-benches`
 
+#![allow(
+    clippy::panic,
+    missing_docs,
+    reason = "a benchmark binary: criterion macros, missing guests abort it"
+)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

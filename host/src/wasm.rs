@@ -174,7 +174,7 @@ fn build_engine(config: &EngineConfig) -> Result<Engine, EngineError> {
         .cranelift_nan_canonicalization(true)
         // A hostile guest can trap on every request; backtraces would make
         // each trap slower and leak nothing useful into deny reasons.
-        .wasm_backtrace(false)
+        .wasm_backtrace_max_frames(None)
         .max_wasm_stack(config.max_wasm_stack);
     if config.pooling {
         let mut pool = PoolingAllocationConfig::default();
@@ -281,7 +281,7 @@ impl ComponentPolicy {
         );
         let mut store = self
             .store(session)
-            .map_err(|(_, message)| Failure::Host { message })?;
+            .map_err(|failed| Failure::Host { message: failed.1 })?;
         match self.pre.instantiate(&mut store) {
             Ok(_) => Ok(()),
             Err(e) => Err(failure(store.data_mut(), &e)),
@@ -299,7 +299,7 @@ impl ComponentPolicy {
         );
         let mut store = self
             .store(session)
-            .map_err(|(_, reason)| LoadError::Instantiate { reason })?;
+            .map_err(|failed| LoadError::Instantiate { reason: failed.1 })?;
         let result = self
             .pre
             .instantiate(&mut store)
@@ -311,7 +311,7 @@ impl ComponentPolicy {
 
     /// A fresh store for `session`, fuelled with its remaining gas and armed
     /// with its deadline and memory limit.
-    fn store(&self, session: Session) -> Result<Store<HostState>, (Session, String)> {
+    fn store(&self, session: Session) -> Result<Store<HostState>, Box<(Session, String)>> {
         let limits = *session.meter().limits();
         let memory_limit = limits
             .memory_limit_bytes
@@ -320,7 +320,7 @@ impl ComponentPolicy {
         let mut store = Store::new(&self.inner.engine, HostState::new(session, memory_limit));
         store.limiter(|s| s);
         if let Err(e) = store.set_fuel(gas) {
-            return Err((store.into_data().session, format!("{e:#}")));
+            return Err(Box::new((store.into_data().session, format!("{e:#}"))));
         }
         store.data_mut().fuel_set = gas;
         let tick_ms = self.inner.config.epoch_tick.as_millis().max(1) as u64;
@@ -338,7 +338,10 @@ impl Policy for ComponentPolicy {
     fn run(&self, session: Session) -> (Session, Result<Decision, Failure>) {
         let mut store = match self.store(session) {
             Ok(store) => store,
-            Err((session, message)) => return (session, Err(Failure::Host { message })),
+            Err(failed) => {
+                let (session, message) = *failed;
+                return (session, Err(Failure::Host { message }));
+            }
         };
         let result = self.pre.instantiate(&mut store).and_then(|bindings| {
             let request = store.data().session.request().clone();

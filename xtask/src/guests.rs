@@ -180,7 +180,8 @@ pub fn build_all() -> Result<PathBuf, String> {
     Ok(out_dir)
 }
 
-fn workspace_root() -> PathBuf {
+/// The repository root, whatever directory xtask was started from.
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf)

@@ -69,20 +69,23 @@ fn demo() -> Result<(), String> {
     step("building the erynoa CLI (release)", || {
         run(cargo().args(["build", "--release", "-p", "erynoa", "--quiet"]))
     })?;
+    let root = guests::workspace_root();
     let policy = |name: &str| dir.join(format!("{name}.wasm")).display().to_string();
-    run(Command::new("target/release/erynoa").args([
-        "run",
-        "--policy",
-        &policy("trust_threshold"),
-        "--policy",
-        &policy("kyc_score"),
-        "--policy",
-        &policy("quota"),
-        "--state",
-        "demo/state.json",
-        "--requests",
-        "demo/requests.json",
-    ]))
+    run(Command::new(root.join("target/release/erynoa"))
+        .current_dir(&root)
+        .args([
+            "run",
+            "--policy",
+            &policy("trust_threshold"),
+            "--policy",
+            &policy("kyc_score"),
+            "--policy",
+            &policy("quota"),
+            "--state",
+            "demo/state.json",
+            "--requests",
+            "demo/requests.json",
+        ]))
 }
 
 fn test() -> Result<(), String> {
