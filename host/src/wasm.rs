@@ -271,16 +271,8 @@ impl ComponentPolicy {
     /// Creates a fresh instance and drops it without calling the policy: a
     /// readiness check, and what the benchmarks time as "instantiate".
     pub fn probe(&self) -> Result<(), Failure> {
-        let state = Arc::new(UnifiedState::new());
-        let request = Request::builder("did:erynoa:host:probe", "").build();
-        let session = Session::new(
-            Arc::from(self.info.id.as_str()),
-            &state,
-            &request,
-            BudgetLimits::default(),
-        );
         let mut store = self
-            .store(session)
+            .scratch_store()
             .map_err(|failed| Failure::Host { message: failed.1 })?;
         match self.pre.instantiate(&mut store) {
             Ok(_) => Ok(()),
@@ -288,17 +280,18 @@ impl ComponentPolicy {
         }
     }
 
-    fn metadata(&self) -> Result<wit::PolicyInfo, LoadError> {
+    /// A store over an empty state and request, with the default budget, for
+    /// running the policy outside an evaluation (metadata, probes).
+    fn scratch_store(&self) -> Result<Store<HostState>, Box<(Session, String)>> {
         let state = Arc::new(UnifiedState::new());
-        let request = Request::builder("did:erynoa:host:load", "").build();
-        let session = Session::new(
-            Arc::from(self.info.id.as_str()),
-            &state,
-            &request,
-            BudgetLimits::default(),
-        );
+        let request = Request::builder("did:erynoa:host:scratch", "").build();
+        let id = Arc::from(self.info.id.as_str());
+        self.store(Session::new(id, &state, &request, BudgetLimits::default()))
+    }
+
+    fn metadata(&self) -> Result<wit::PolicyInfo, LoadError> {
         let mut store = self
-            .store(session)
+            .scratch_store()
             .map_err(|failed| LoadError::Instantiate { reason: failed.1 })?;
         let result = self
             .pre
