@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use erynoa_budget::{BudgetLimits, Exhaustion, LayerTotals};
+use erynoa_core::{BudgetLimits, Exhaustion, LayerTotals};
 use serde::Serialize;
 
 use crate::Request;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use erynoa_budget::BudgetLimits;
+use erynoa_core::BudgetLimits;
 
 use crate::Request;
 use crate::engine::{Decision, Effect, Evaluation, Failure, Policy};

@@ -35,18 +35,18 @@ mod evaluate;
 mod request;
 mod session;
 pub mod state;
-mod trust;
 mod wasm;
 
-pub use erynoa_budget::{BudgetLimits, Exhaustion, GasLayer, LayerTotals};
+pub use erynoa_core::{
+    BudgetLimits, Exhaustion, GasLayer, LayerTotals, Rejected, TrustVector, Value,
+};
 
 pub use crate::engine::{
     Decision, Effect, Evaluation, Failure, LoadError, Policy, PolicyEngine, PolicyInfo,
 };
-pub use crate::request::{Request, RequestBuilder, RequestError, Value};
-pub use crate::session::{CallError, GuestError, GuestErrorCode, LogLevel, Session};
+pub use crate::request::{Request, RequestBuilder, RequestError};
+pub use crate::session::{CallError, LogLevel, Session};
 pub use crate::state::{StateChanges, StateEvent, UnifiedState};
-pub use crate::trust::TrustVector;
 pub use crate::wasm::{
     ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES,
 };

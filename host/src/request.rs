@@ -1,24 +1,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use erynoa_core::{Value, is_did};
 use serde::Deserialize;
 
 use crate::wasm::bindings::erynoa::ecl::types as wit;
-
-/// A typed request parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// No value.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// A number.
-    Number(f64),
-    /// A string.
-    Text(String),
-    /// A DID.
-    Did(String),
-}
 
 impl From<&Value> for wit::Value {
     fn from(v: &Value) -> Self {
@@ -280,15 +266,6 @@ impl Request {
     }
 }
 
-/// `did:<method>:<id>` with non-empty method and id.
-pub(crate) fn is_did(s: &str) -> bool {
-    let mut parts = s.splitn(3, ':');
-    matches!(
-        (parts.next(), parts.next(), parts.next()),
-        (Some("did"), Some(method), Some(id)) if !method.is_empty() && !id.is_empty()
-    )
-}
-
 fn param_from_json(name: &str, value: serde_json::Value) -> Result<Value, RequestError> {
     use serde_json::Value as J;
     let wrong = |found| RequestError::ParamType {
@@ -359,13 +336,5 @@ mod tests {
             err.to_string(),
             "request #1: request caller `x` is not a DID (expected `did:<method>:<id>`)"
         );
-    }
-
-    #[test]
-    fn did_syntax() {
-        assert!(is_did("did:erynoa:self:alice"));
-        assert!(!is_did("did::x"));
-        assert!(!is_did("did:x:"));
-        assert!(!is_did("dod:x:y"));
     }
 }

@@ -4,20 +4,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use erynoa_budget::{BudgetLimits, Exhaustion, GasLayer, HostCall, Meter};
+use erynoa_core::calls::{check_did, check_event, check_store_key, check_value};
+use erynoa_core::{BudgetLimits, Exhaustion, GasLayer, HostCall, Meter, Rejected, TrustVector};
 
-use crate::request::is_did;
+use crate::Request;
 use crate::state::{StateHandle, StateView, UnifiedState};
-use crate::{Request, TrustVector};
 
-/// Longest store key, in bytes.
-pub const MAX_KEY_BYTES: usize = 256;
-/// Longest store value, in bytes.
-pub const MAX_VALUE_BYTES: usize = 64 << 10;
-/// Longest event payload, in bytes.
-pub const MAX_PAYLOAD_BYTES: usize = 16 << 10;
-/// Most events one evaluation may emit.
-pub const MAX_EVENTS: usize = 256;
 /// Most log lines kept per evaluation; later ones are dropped.
 pub const MAX_LOG_LINES: u32 = 64;
 /// Longest log line kept, in bytes; longer ones are cut.
@@ -44,27 +36,7 @@ pub enum CallError {
     /// The budget ran out: the evaluation ends.
     Exhausted(Exhaustion),
     /// The policy passed something wrong; it gets this error back and goes on.
-    Guest(GuestError),
-}
-
-/// An error handed back to the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GuestError {
-    /// What kind of error.
-    pub code: GuestErrorCode,
-    /// What was wrong.
-    pub message: String,
-}
-
-/// What kind of error a policy gets back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GuestErrorCode {
-    /// Not found.
-    NotFound,
-    /// A malformed argument.
-    InvalidArgument,
-    /// A limit was hit.
-    LimitExceeded,
+    Rejected(Rejected),
 }
 
 impl From<Exhaustion> for CallError {
@@ -73,18 +45,10 @@ impl From<Exhaustion> for CallError {
     }
 }
 
-fn invalid(message: String) -> CallError {
-    CallError::Guest(GuestError {
-        code: GuestErrorCode::InvalidArgument,
-        message,
-    })
-}
-
-fn too_large(message: String) -> CallError {
-    CallError::Guest(GuestError {
-        code: GuestErrorCode::LimitExceeded,
-        message,
-    })
+impl From<Rejected> for CallError {
+    fn from(e: Rejected) -> Self {
+        CallError::Rejected(e)
+    }
 }
 
 /// The state of one evaluation. Engines hand it to the policy's host calls.
@@ -180,7 +144,7 @@ impl Session {
     /// `trust.trust-norm`.
     pub fn trust_norm(&mut self, tv: &TrustVector) -> Result<f64, Exhaustion> {
         self.charge(HostCall::TrustNorm)?;
-        Ok(tv.norm())
+        Ok(tv.mean())
     }
 
     /// `identity.has-credential`.
@@ -208,12 +172,7 @@ impl Session {
     pub fn store_put(&mut self, store: &str, key: &str, value: &str) -> Result<(), CallError> {
         self.charge(HostCall::StorePut { bytes: value.len() })?;
         check_store_key(store, key)?;
-        if value.len() > MAX_VALUE_BYTES {
-            return Err(too_large(format!(
-                "value of {} bytes is too large (limit {MAX_VALUE_BYTES})",
-                value.len()
-            )));
-        }
+        check_value(value)?;
         self.handle.put(store, key, value);
         Ok(())
     }
@@ -270,20 +229,7 @@ impl Session {
         self.charge(HostCall::EmitEvent {
             bytes: payload.len(),
         })?;
-        if event_type.is_empty() {
-            return Err(invalid("event type is empty".into()));
-        }
-        if payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(too_large(format!(
-                "event payload of {} bytes is too large (limit {MAX_PAYLOAD_BYTES})",
-                payload.len()
-            )));
-        }
-        if self.handle.event_count() >= MAX_EVENTS {
-            return Err(too_large(format!(
-                "too many events (limit {MAX_EVENTS} per evaluation)"
-            )));
-        }
+        check_event(event_type, payload, self.handle.event_count())?;
         self.handle.emit(event_type, payload);
         Ok(())
     }
@@ -301,29 +247,6 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
     s.get(..end).unwrap_or_default()
 }
 
-fn check_did(did: &str) -> Result<(), CallError> {
-    if is_did(did) {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "`{}` is not a DID (expected `did:<method>:<id>`)",
-            truncate(did, 128)
-        )))
-    }
-}
-
-fn check_store_key(store: &str, key: &str) -> Result<(), CallError> {
-    if store.is_empty() {
-        return Err(invalid("store name is empty".into()));
-    }
-    if store.len() > MAX_KEY_BYTES || key.len() > MAX_KEY_BYTES {
-        return Err(too_large(format!(
-            "store name or key longer than {MAX_KEY_BYTES} bytes"
-        )));
-    }
-    Ok(())
-}
-
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -333,6 +256,7 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use erynoa_core::RejectCode;
 
     fn session(state: UnifiedState, gas: u64) -> Session {
         let limits = BudgetLimits {
@@ -359,26 +283,26 @@ mod tests {
     }
 
     #[test]
-    fn bad_arguments_are_guest_errors_and_still_cost_gas() {
+    fn bad_arguments_are_rejected_and_still_cost_gas() {
         let mut s = session(UnifiedState::new(), 1000);
         let err = s.get_trust("alice").unwrap_err();
         assert!(matches!(
             err,
-            CallError::Guest(GuestError {
-                code: GuestErrorCode::InvalidArgument,
+            CallError::Rejected(Rejected {
+                code: RejectCode::InvalidArgument,
                 ..
             })
         ));
         assert_eq!(s.meter().gas_used(), 10);
         assert!(matches!(
             s.store_put("", "k", "v"),
-            Err(CallError::Guest(_))
+            Err(CallError::Rejected(_))
         ));
-        let big = "x".repeat(MAX_VALUE_BYTES + 1);
+        let big = "x".repeat(erynoa_core::calls::MAX_VALUE_BYTES + 1);
         assert!(matches!(
             s.store_put("s", "k", &big),
-            Err(CallError::Guest(GuestError {
-                code: GuestErrorCode::LimitExceeded,
+            Err(CallError::Rejected(Rejected {
+                code: RejectCode::LimitExceeded,
                 ..
             }))
         ));

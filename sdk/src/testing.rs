@@ -33,16 +33,11 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use erynoa_budget::{BudgetLimits, Exhaustion, HostCall, Meter};
+use erynoa_core::calls::{check_did, check_event, check_store_key, check_value};
+use erynoa_core::{BudgetLimits, Exhaustion, HostCall, Meter};
 
 use crate::context::Level;
-use crate::{Decision, Error, ErrorCode, GasLayer, Policy, Request, Result, TrustVector};
-
-/// The same limits as the host's (`erynoa-host` session limits).
-const MAX_KEY_BYTES: usize = 256;
-const MAX_VALUE_BYTES: usize = 64 << 10;
-const MAX_PAYLOAD_BYTES: usize = 16 << 10;
-const MAX_EVENTS: usize = 256;
+use crate::{Decision, GasLayer, Policy, Request, Result, TrustVector};
 
 /// An in-memory stand-in for the Erynoa host.
 #[derive(Debug, Clone)]
@@ -292,44 +287,31 @@ fn charge(s: &mut Session, call: HostCall) -> std::result::Result<(), Exhaustion
     }
 }
 
-fn check_did(did: &str) -> Result<()> {
-    let mut parts = did.splitn(3, ':');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("did"), Some(m), Some(id)) if !m.is_empty() && !id.is_empty() => Ok(()),
-        _ => Err(Error::invalid(format!(
-            "`{did}` is not a DID (expected `did:<method>:<id>`)"
-        ))),
-    }
-}
-
-fn check_key(store: &str, key: &str) -> Result<()> {
-    if store.is_empty() {
-        return Err(Error::invalid("store name is empty"));
-    }
-    if store.len() > MAX_KEY_BYTES || key.len() > MAX_KEY_BYTES {
-        return Err(Error::new(
-            ErrorCode::LimitExceeded,
-            format!("store name or key longer than {MAX_KEY_BYTES} bytes"),
-        ));
-    }
-    Ok(())
-}
-
-/// The native side of every host call.
+/// The native side of every host call. A refused argument is charged first,
+/// as the host charges it, then handed back to the policy as an error.
 pub(crate) mod backend {
     use super::*;
     use crate::Budget;
 
-    pub(crate) fn get_trust(did: &str) -> Result<TrustVector> {
+    /// Charges `call`, then runs `f`, whose refusal the policy gets back.
+    fn host_call<R>(
+        call: HostCall,
+        f: impl FnOnce(&mut Session) -> std::result::Result<R, erynoa_core::Rejected>,
+    ) -> Result<R> {
         with_session(|s| {
-            charge(s, HostCall::GetTrust)?;
-            Ok(check_did(did).map(|()| {
-                s.host
-                    .trust
-                    .get(did)
-                    .copied()
-                    .unwrap_or(TrustVector::NEWCOMER)
-            }))
+            charge(s, call)?;
+            Ok(f(s).map_err(Into::into))
+        })
+    }
+
+    pub(crate) fn get_trust(did: &str) -> Result<TrustVector> {
+        host_call(HostCall::GetTrust, |s| {
+            check_did(did)?;
+            Ok(s.host
+                .trust
+                .get(did)
+                .copied()
+                .unwrap_or(TrustVector::NEWCOMER))
         })
     }
 
@@ -338,21 +320,19 @@ pub(crate) mod backend {
     }
 
     pub(crate) fn has_credential(did: &str, schema: &str) -> Result<bool> {
-        with_session(|s| {
-            charge(s, HostCall::HasCredential)?;
-            Ok(check_did(did).map(|()| {
-                s.host
-                    .credentials
-                    .get(did)
-                    .is_some_and(|c| c.contains(schema))
-            }))
+        host_call(HostCall::HasCredential, |s| {
+            check_did(did)?;
+            Ok(s.host
+                .credentials
+                .get(did)
+                .is_some_and(|c| c.contains(schema)))
         })
     }
 
     pub(crate) fn resolve_did(did: &str) -> Result<bool> {
-        with_session(|s| {
-            charge(s, HostCall::ResolveDid)?;
-            Ok(check_did(did).map(|()| s.host.credentials.contains_key(did)))
+        host_call(HostCall::ResolveDid, |s| {
+            check_did(did)?;
+            Ok(s.host.credentials.contains_key(did))
         })
     }
 
@@ -366,50 +346,32 @@ pub(crate) mod backend {
     }
 
     pub(crate) fn store_get(store: &str, key: &str) -> Result<Option<String>> {
-        with_session(|s| {
-            charge(s, HostCall::StoreGet)?;
-            Ok(check_key(store, key).map(|()| lookup(s, store, key)))
+        host_call(HostCall::StoreGet, |s| {
+            check_store_key(store, key)?;
+            Ok(lookup(s, store, key))
         })
     }
 
     pub(crate) fn store_put(store: &str, key: &str, value: &str) -> Result<()> {
-        with_session(|s| {
-            charge(s, HostCall::StorePut { bytes: value.len() })?;
-            Ok(check_key(store, key).and_then(|()| {
-                if value.len() > MAX_VALUE_BYTES {
-                    return Err(Error::new(
-                        ErrorCode::LimitExceeded,
-                        format!(
-                            "value of {} bytes is too large (limit {MAX_VALUE_BYTES})",
-                            value.len()
-                        ),
-                    ));
-                }
-                s.writes
-                    .insert((store.to_owned(), key.to_owned()), Some(value.to_owned()));
-                Ok(())
-            }))
+        host_call(HostCall::StorePut { bytes: value.len() }, |s| {
+            check_store_key(store, key)?;
+            check_value(value)?;
+            s.writes
+                .insert((store.to_owned(), key.to_owned()), Some(value.to_owned()));
+            Ok(())
         })
     }
 
     pub(crate) fn store_delete(store: &str, key: &str) -> Result<bool> {
-        with_session(|s| {
-            charge(s, HostCall::StoreDelete)?;
-            Ok(check_key(store, key).map(|()| {
-                let existed = lookup(s, store, key).is_some();
-                s.writes.insert((store.to_owned(), key.to_owned()), None);
-                existed
-            }))
+        host_call(HostCall::StoreDelete, |s| {
+            check_store_key(store, key)?;
+            let existed = lookup(s, store, key).is_some();
+            s.writes.insert((store.to_owned(), key.to_owned()), None);
+            Ok(existed)
         })
     }
 
     pub(crate) fn consume_gas(layer: GasLayer, amount: u64) {
-        let layer = match layer {
-            GasLayer::Network => erynoa_budget::GasLayer::Network,
-            GasLayer::Compute => erynoa_budget::GasLayer::Compute,
-            GasLayer::Storage => erynoa_budget::GasLayer::Storage,
-            GasLayer::Realm => erynoa_budget::GasLayer::Realm,
-        };
         with_session(|s| s.meter.charge_gas(layer, amount))
     }
 
@@ -449,27 +411,16 @@ pub(crate) mod backend {
     }
 
     pub(crate) fn emit_event(event_type: &str, payload: &str) -> Result<()> {
-        with_session(|s| {
-            charge(
-                s,
-                HostCall::EmitEvent {
-                    bytes: payload.len(),
-                },
-            )?;
-            if event_type.is_empty() {
-                return Ok(Err(Error::invalid("event type is empty")));
-            }
-            if payload.len() > MAX_PAYLOAD_BYTES || s.events.len() >= MAX_EVENTS {
-                return Ok(Err(Error::new(
-                    ErrorCode::LimitExceeded,
-                    format!(
-                        "event payload over {MAX_PAYLOAD_BYTES} bytes or more than {MAX_EVENTS} events"
-                    ),
-                )));
-            }
-            s.events.push((event_type.to_owned(), payload.to_owned()));
-            Ok(Ok(()))
-        })
+        host_call(
+            HostCall::EmitEvent {
+                bytes: payload.len(),
+            },
+            |s| {
+                check_event(event_type, payload, s.events.len())?;
+                s.events.push((event_type.to_owned(), payload.to_owned()));
+                Ok(())
+            },
+        )
     }
 }
 

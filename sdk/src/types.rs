@@ -1,84 +1,6 @@
 use std::fmt;
 
-/// Six-dimensional trust of a DID; every dimension is in [0, 1].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TrustVector {
-    /// Reliability: behaviour history.
-    pub r: f64,
-    /// Integrity: consistency of statements.
-    pub i: f64,
-    /// Competence: proof of ability.
-    pub c: f64,
-    /// Prestige: external attestation.
-    pub p: f64,
-    /// Vigilance: anomaly detection.
-    pub v: f64,
-    /// Omega: axiom fidelity.
-    pub omega: f64,
-}
-
-impl TrustVector {
-    /// What an unknown DID has: 0.1 everywhere.
-    pub const NEWCOMER: TrustVector = TrustVector::splat(0.1);
-
-    /// The same value in every dimension.
-    pub const fn splat(x: f64) -> Self {
-        Self {
-            r: x,
-            i: x,
-            c: x,
-            p: x,
-            v: x,
-            omega: x,
-        }
-    }
-
-    /// The dimensions in order R, I, C, P, V, Ω.
-    pub const fn to_array(self) -> [f64; 6] {
-        [self.r, self.i, self.c, self.p, self.v, self.omega]
-    }
-
-    /// The arithmetic mean of the six dimensions (what `trust::norm` returns,
-    /// computed here without a host call).
-    pub fn mean(&self) -> f64 {
-        self.to_array().iter().sum::<f64>() / 6.0
-    }
-
-    /// `Σ wᵢ·xᵢ / Σ wᵢ`; 0 when the weights sum to 0 or less.
-    ///
-    /// ```
-    /// use erynoa_sdk::TrustVector;
-    /// let tv = TrustVector { r: 1.0, ..TrustVector::splat(0.0) };
-    /// assert_eq!(tv.weighted(&[1.0, 1.0, 0.0, 0.0, 0.0, 0.0]), 0.5);
-    /// ```
-    pub fn weighted(&self, weights: &[f64; 6]) -> f64 {
-        let total: f64 = weights.iter().sum();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        self.to_array()
-            .iter()
-            .zip(weights)
-            .map(|(x, w)| x * w)
-            .sum::<f64>()
-            / total
-    }
-}
-
-/// A typed request parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    /// No value.
-    Null,
-    /// A boolean.
-    Bool(bool),
-    /// A number.
-    Number(f64),
-    /// A string.
-    Text(String),
-    /// A DID.
-    Did(String),
-}
+pub use erynoa_core::{GasLayer, TrustVector, Value};
 
 /// What a caller asks the policy to decide.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,7 +75,8 @@ impl Request {
         match self.param(name) {
             Some(Value::Number(n)) => Ok(*n),
             Some(other) => Err(Error::invalid(format!(
-                "parameter `{name}` is {other:?}, expected a number"
+                "parameter `{name}` is {}, expected a number",
+                other.kind()
             ))),
             None => Err(Error::invalid(format!("parameter `{name}` is missing"))),
         }
@@ -164,7 +87,8 @@ impl Request {
         match self.param(name) {
             Some(Value::Text(s) | Value::Did(s)) => Ok(s),
             Some(other) => Err(Error::invalid(format!(
-                "parameter `{name}` is {other:?}, expected a string"
+                "parameter `{name}` is {}, expected a string",
+                other.kind()
             ))),
             None => Err(Error::invalid(format!("parameter `{name}` is missing"))),
         }
@@ -264,18 +188,18 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<erynoa_core::Rejected> for Error {
+    fn from(e: erynoa_core::Rejected) -> Self {
+        let code = match e.code {
+            erynoa_core::RejectCode::InvalidArgument => ErrorCode::InvalidArgument,
+            erynoa_core::RejectCode::LimitExceeded => ErrorCode::LimitExceeded,
+        };
+        Error {
+            code,
+            message: e.message,
+        }
+    }
+}
+
 /// `Result` with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The layers gas is accounted in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GasLayer {
-    /// External data (trust, identity). Price 1.
-    Network,
-    /// Instructions. Price 10.
-    Compute,
-    /// Persistence and logging. Price 100.
-    Storage,
-    /// Per-realm quota. Price 50.
-    Realm,
-}

@@ -4,8 +4,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::UnifiedState;
-use crate::TrustVector;
-use crate::request::is_did;
+use erynoa_core::{TrustVector, is_did};
 
 /// A state fixture that could not be loaded.
 #[derive(Debug, thiserror::Error)]

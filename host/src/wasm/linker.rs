@@ -5,15 +5,14 @@
 //! store is refuelled with exactly the gas that is left. So instructions and
 //! host calls draw from one budget, and the meter is exact at every call.
 
-use erynoa_budget::{Exhaustion, GasLayer};
+use erynoa_core::{Exhaustion, GasLayer, RejectCode, Rejected, TrustVector};
 use wasmtime::component::Linker;
 use wasmtime::{Result, StoreContextMut};
 
 use super::bindings::erynoa::ecl::context::Level;
 use super::bindings::erynoa::ecl::types::{self as wit};
 use super::store::HostState;
-use crate::TrustVector;
-use crate::session::{CallError, GuestError, GuestErrorCode, LogLevel, Session};
+use crate::session::{CallError, LogLevel, Session};
 
 /// The interfaces this host serves, by their name in a component's imports.
 /// `types` holds only types; components import it alongside the others.
@@ -64,7 +63,7 @@ fn call<R>(
 ) -> Result<Result<R, wit::Error>> {
     match with_session(store, f)? {
         Ok(r) => Ok(Ok(r)),
-        Err(CallError::Guest(e)) => Ok(Err(e.into())),
+        Err(CallError::Rejected(e)) => Ok(Err(e.into())),
         Err(CallError::Exhausted(e)) => Err(trap(e)),
     }
 }
@@ -81,12 +80,11 @@ pub(crate) fn trap(e: Exhaustion) -> wasmtime::Error {
     wasmtime::Error::msg(e.to_string())
 }
 
-impl From<GuestError> for wit::Error {
-    fn from(e: GuestError) -> Self {
+impl From<Rejected> for wit::Error {
+    fn from(e: Rejected) -> Self {
         let code = match e.code {
-            GuestErrorCode::NotFound => wit::ErrorCode::NotFound,
-            GuestErrorCode::InvalidArgument => wit::ErrorCode::InvalidArgument,
-            GuestErrorCode::LimitExceeded => wit::ErrorCode::LimitExceeded,
+            RejectCode::InvalidArgument => wit::ErrorCode::InvalidArgument,
+            RejectCode::LimitExceeded => wit::ErrorCode::LimitExceeded,
         };
         wit::Error {
             code,

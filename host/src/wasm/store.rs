@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use erynoa_budget::Exhaustion;
+use erynoa_core::Exhaustion;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;

@@ -1,4 +1,5 @@
-//! Budgets, gas layers and host-call costs shared by every Erynoa policy engine.
+//! What every Erynoa engine and the guest SDK share: budgets and gas, what
+//! each host call costs and accepts, trust vectors and request values.
 //!
 //! A policy evaluation runs under [`BudgetLimits`]: gas, mana, a wall-clock
 //! timeout, a stack depth and a memory cap. A [`Meter`] accounts one
@@ -8,7 +9,7 @@
 //! is sticky and becomes the deny reason.
 //!
 //! ```
-//! use erynoa_budget::{BudgetLimits, Exhaustion, GasLayer, Meter};
+//! use erynoa_core::{BudgetLimits, Exhaustion, GasLayer, Meter};
 //!
 //! let limits = BudgetLimits { gas_limit: 15, ..BudgetLimits::default() };
 //! let mut meter = Meter::new(limits);
@@ -18,10 +19,14 @@
 //! assert_eq!(err, Exhaustion::OutOfGas { used: 16, limit: 15 });
 //! ```
 
-mod costs;
+pub mod calls;
 mod limits;
 mod meter;
+mod trust;
+mod value;
 
-pub use costs::HostCall;
+pub use calls::{HostCall, RejectCode, Rejected, is_did};
 pub use limits::BudgetLimits;
 pub use meter::{Exhaustion, GasLayer, LayerTotals, Meter};
+pub use trust::TrustVector;
+pub use value::Value;

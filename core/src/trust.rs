@@ -41,13 +41,34 @@ impl TrustVector {
     }
 
     /// The arithmetic mean of the six dimensions, summed left to right as the
-    /// legacy `TrustNorm` opcode does.
-    pub fn norm(&self) -> f64 {
+    /// legacy `TrustNorm` opcode does; what `trust.trust-norm` returns.
+    pub fn mean(&self) -> f64 {
         self.to_array().iter().sum::<f64>() / 6.0
     }
 
-    /// The name of the first dimension outside [0, 1], if any.
-    pub(crate) fn out_of_range(&self) -> Option<(&'static str, f64)> {
+    /// `Σ wᵢ·xᵢ / Σ wᵢ`, or 0 when the weights sum to 0 or less (the legacy
+    /// `TrustWeightedAvg`).
+    ///
+    /// ```
+    /// use erynoa_core::TrustVector;
+    /// let tv = TrustVector { r: 1.0, ..TrustVector::splat(0.0) };
+    /// assert_eq!(tv.weighted(&[1.0, 1.0, 0.0, 0.0, 0.0, 0.0]), 0.5);
+    /// ```
+    pub fn weighted(&self, weights: &[f64; 6]) -> f64 {
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return 0.0;
+        }
+        self.to_array()
+            .iter()
+            .zip(weights)
+            .map(|(x, w)| x * w)
+            .sum::<f64>()
+            / total
+    }
+
+    /// The first dimension outside [0, 1] (NaN included), by name, if any.
+    pub fn out_of_range(&self) -> Option<(&'static str, f64)> {
         const NAMES: [&str; 6] = ["r", "i", "c", "p", "v", "omega"];
         NAMES
             .into_iter()
@@ -61,7 +82,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn norm_is_the_legacy_mean() {
+    fn mean_is_the_legacy_trust_norm() {
         let tv = TrustVector {
             r: 0.8,
             i: 0.7,
@@ -70,7 +91,7 @@ mod tests {
             v: 0.4,
             omega: 0.3,
         };
-        assert_eq!(tv.norm(), 0.5499999999999999);
+        assert_eq!(tv.mean(), 0.5499999999999999);
     }
 
     #[test]
@@ -89,5 +110,10 @@ mod tests {
             .out_of_range()
             .is_some()
         );
+    }
+
+    #[test]
+    fn weights_that_sum_to_nothing_give_zero() {
+        assert_eq!(TrustVector::splat(0.9).weighted(&[0.0; 6]), 0.0);
     }
 }

@@ -38,7 +38,7 @@ impl BudgetLimits {
     /// `limit * (0.5 + 0.5 * clamp(trust, 0, 1))`, rounded down.
     ///
     /// ```
-    /// use erynoa_budget::BudgetLimits;
+    /// use erynoa_core::BudgetLimits;
     /// let l = BudgetLimits { gas_limit: 50_000, ..BudgetLimits::default() }.with_trust_factor(0.8);
     /// assert_eq!((l.gas_limit, l.mana_limit), (45_000, 9_000));
     /// ```

@@ -1,0 +1,227 @@
+//! Host calls: what each costs, and what each accepts.
+//!
+//! The host and the SDK's native test host both call these, so a policy
+//! pays the same and is refused the same everywhere.
+
+use crate::GasLayer;
+
+/// Longest store name or key, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+/// Longest store value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 64 << 10;
+/// Longest event payload, in bytes.
+pub const MAX_PAYLOAD_BYTES: usize = 16 << 10;
+/// Most events one evaluation may emit.
+pub const MAX_EVENTS: usize = 256;
+
+/// A host function a policy can call, with what the call costs.
+///
+/// The costs are the legacy VM's layer costs for the operations it had
+/// (`LoadTrust` network 10, `HasCredential` and `ResolveDID` network 5, `Log`
+/// storage 2, `TrustNorm` compute 10, `GetTimestamp` compute 1), so a policy
+/// pays the same whichever engine runs it. State and events were not reachable
+/// from legacy bytecode; their costs are ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostCall {
+    /// `trust.get-trust`.
+    GetTrust,
+    /// `trust.trust-norm`.
+    TrustNorm,
+    /// `identity.has-credential`.
+    HasCredential,
+    /// `identity.resolve-did`.
+    ResolveDid,
+    /// `state.store-get`.
+    StoreGet,
+    /// `state.store-put` of a value of this many bytes.
+    StorePut {
+        /// Length of the value in bytes.
+        bytes: usize,
+    },
+    /// `state.store-delete`.
+    StoreDelete,
+    /// `context.timestamp`.
+    Timestamp,
+    /// `context.log`.
+    Log,
+    /// `events.emit-event` with a payload of this many bytes.
+    EmitEvent {
+        /// Length of the payload in bytes.
+        bytes: usize,
+    },
+}
+
+impl HostCall {
+    /// The layer the call is charged on and its raw gas amount.
+    ///
+    /// ```
+    /// use erynoa_core::{GasLayer, HostCall};
+    /// assert_eq!(HostCall::GetTrust.gas(), (GasLayer::Network, 10));
+    /// assert_eq!(HostCall::StorePut { bytes: 2048 }.gas(), (GasLayer::Storage, 12));
+    /// ```
+    pub const fn gas(self) -> (GasLayer, u64) {
+        match self {
+            HostCall::GetTrust => (GasLayer::Network, 10),
+            HostCall::TrustNorm => (GasLayer::Compute, 10),
+            HostCall::HasCredential | HostCall::ResolveDid => (GasLayer::Network, 5),
+            HostCall::StoreGet | HostCall::StoreDelete => (GasLayer::Storage, 5),
+            HostCall::StorePut { bytes } => (GasLayer::Storage, 10 + (bytes as u64).div_ceil(1024)),
+            HostCall::Timestamp => (GasLayer::Compute, 1),
+            HostCall::Log => (GasLayer::Storage, 2),
+            HostCall::EmitEvent { .. } => (GasLayer::Storage, 10),
+        }
+    }
+
+    /// The mana the call costs: writes and events cost 1 plus 1 per 100 bytes.
+    pub const fn mana(self) -> u64 {
+        match self {
+            HostCall::StorePut { bytes } | HostCall::EmitEvent { bytes } => 1 + bytes as u64 / 100,
+            _ => 0,
+        }
+    }
+}
+
+/// Why a host call refused its arguments. The policy gets it back as an
+/// error and may go on; it still paid for the call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejected {
+    /// Whether an argument was malformed or too large.
+    pub code: RejectCode,
+    /// What was wrong, for the policy author.
+    pub message: String,
+}
+
+/// The kind of a [`Rejected`] call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectCode {
+    /// An argument was malformed.
+    InvalidArgument,
+    /// An argument was over a limit.
+    LimitExceeded,
+}
+
+fn invalid(message: String) -> Rejected {
+    Rejected {
+        code: RejectCode::InvalidArgument,
+        message,
+    }
+}
+
+fn too_large(message: String) -> Rejected {
+    Rejected {
+        code: RejectCode::LimitExceeded,
+        message,
+    }
+}
+
+/// `did:<method>:<id>` with a non-empty method and id.
+///
+/// ```
+/// assert!(erynoa_core::is_did("did:erynoa:self:alice"));
+/// assert!(!erynoa_core::is_did("did::alice"));
+/// ```
+pub fn is_did(s: &str) -> bool {
+    let mut parts = s.splitn(3, ':');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some("did"), Some(method), Some(id)) if !method.is_empty() && !id.is_empty()
+    )
+}
+
+/// Refuses an argument that must be a DID and is not.
+pub fn check_did(did: &str) -> Result<(), Rejected> {
+    if is_did(did) {
+        return Ok(());
+    }
+    let shown: String = did.chars().take(128).collect();
+    Err(invalid(format!(
+        "`{shown}` is not a DID (expected `did:<method>:<id>`)"
+    )))
+}
+
+/// Refuses an empty store name and over-long names or keys.
+pub fn check_store_key(store: &str, key: &str) -> Result<(), Rejected> {
+    if store.is_empty() {
+        return Err(invalid("store name is empty".into()));
+    }
+    if store.len() > MAX_KEY_BYTES || key.len() > MAX_KEY_BYTES {
+        return Err(too_large(format!(
+            "store name or key longer than {MAX_KEY_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a store value over [`MAX_VALUE_BYTES`].
+pub fn check_value(value: &str) -> Result<(), Rejected> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(too_large(format!(
+            "value of {} bytes is too large (limit {MAX_VALUE_BYTES})",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses an event with an empty type, an over-long payload, or one past
+/// the [`MAX_EVENTS`] an evaluation may emit (`emitted` so far).
+pub fn check_event(event_type: &str, payload: &str, emitted: usize) -> Result<(), Rejected> {
+    if event_type.is_empty() {
+        return Err(invalid("event type is empty".into()));
+    }
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(too_large(format!(
+            "event payload of {} bytes is too large (limit {MAX_PAYLOAD_BYTES})",
+            payload.len()
+        )));
+    }
+    if emitted >= MAX_EVENTS {
+        return Err(too_large(format!(
+            "too many events (limit {MAX_EVENTS} per evaluation)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_syntax() {
+        assert!(is_did("did:erynoa:self:alice"));
+        assert!(!is_did("did::x"));
+        assert!(!is_did("did:x:"));
+        assert!(!is_did("dod:x:y"));
+        assert_eq!(
+            check_did("alice").unwrap_err().to_string(),
+            "`alice` is not a DID (expected `did:<method>:<id>`)"
+        );
+    }
+
+    #[test]
+    fn limits_name_the_limit() {
+        assert_eq!(
+            check_store_key("", "k").unwrap_err().code,
+            RejectCode::InvalidArgument
+        );
+        let long = "k".repeat(MAX_KEY_BYTES + 1);
+        assert_eq!(
+            check_store_key("s", &long).unwrap_err().code,
+            RejectCode::LimitExceeded
+        );
+        assert!(check_value(&"v".repeat(MAX_VALUE_BYTES)).is_ok());
+        assert_eq!(
+            check_value(&"v".repeat(MAX_VALUE_BYTES + 1))
+                .unwrap_err()
+                .to_string(),
+            "value of 65537 bytes is too large (limit 65536)"
+        );
+        assert_eq!(
+            check_event("e", "", MAX_EVENTS).unwrap_err().to_string(),
+            "too many events (limit 256 per evaluation)"
+        );
+        assert!(check_event("", "", 0).is_err());
+    }
+}
