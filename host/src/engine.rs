@@ -209,6 +209,15 @@ pub enum LoadError {
         /// What it exports instead.
         exports: String,
     },
+    /// The component exports the policy interface with other signatures
+    /// than this host's, e.g. built against a changed copy of the WIT.
+    #[error(
+        "component exports `erynoa:ecl/policy` with signatures this host does not expect: {reason}"
+    )]
+    ExportMismatch {
+        /// What differs, as wasmtime found it.
+        reason: String,
+    },
     /// Linking or instantiating failed.
     #[error("cannot instantiate component: {reason}")]
     Instantiate {

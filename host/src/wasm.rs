@@ -13,8 +13,8 @@ use erynoa_core::{BudgetLimits, Exhaustion, GasLayer};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
 
-use self::bindings::PolicyComponentPre;
 use self::bindings::erynoa::ecl::types::{self as wit};
+use self::bindings::{PolicyComponentIndices, PolicyComponentPre};
 use self::store::HostState;
 use crate::Request;
 use crate::engine::{Decision, Effect, Failure, LoadError, Policy, PolicyEngine, PolicyInfo};
@@ -132,8 +132,8 @@ impl ComponentEngine {
                 .map_err(|e| LoadError::Instantiate {
                     reason: format!("{e:#}"),
                 })?;
-        let pre = PolicyComponentPre::new(instance_pre).map_err(|e| LoadError::MissingExport {
-            exports: format!("{e:#}"),
+        let pre = PolicyComponentPre::new(instance_pre).map_err(|e| LoadError::ExportMismatch {
+            reason: format!("{e:#}"),
         })?;
         let mut policy = ComponentPolicy {
             inner: Arc::clone(&self.inner),
@@ -289,17 +289,31 @@ impl ComponentPolicy {
         self.store(Session::new(id, &state, &request, BudgetLimits::default()))
     }
 
+    /// Instantiates the policy once and reads its metadata. Loading the
+    /// instance's exports is where their signatures are checked, so a policy
+    /// built against another WIT is refused here, before any request.
     fn metadata(&self) -> Result<wit::PolicyInfo, LoadError> {
         let mut store = self
             .scratch_store()
             .map_err(|failed| LoadError::Instantiate { reason: failed.1 })?;
-        let result = self
+        let instance = self
             .pre
+            .instance_pre()
             .instantiate(&mut store)
-            .and_then(|bindings| bindings.erynoa_ecl_policy().call_metadata(&mut store));
-        result.map_err(|e| LoadError::Metadata {
-            reason: failure(store.data_mut(), &e).to_string(),
-        })
+            .map_err(|e| LoadError::Instantiate {
+                reason: failure(store.data_mut(), &e).to_string(),
+            })?;
+        let bindings = PolicyComponentIndices::new(self.pre.instance_pre())
+            .and_then(|indices| indices.load(&mut store, &instance))
+            .map_err(|e| LoadError::ExportMismatch {
+                reason: format!("{e:#}"),
+            })?;
+        bindings
+            .erynoa_ecl_policy()
+            .call_metadata(&mut store)
+            .map_err(|e| LoadError::Metadata {
+                reason: failure(store.data_mut(), &e).to_string(),
+            })
     }
 
     /// A fresh store for `session`, fuelled with its remaining gas and armed

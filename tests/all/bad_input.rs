@@ -121,3 +121,25 @@ fn malformed_state_json() {
             .starts_with("cannot read state file `/nonexistent/state.json`")
     );
 }
+
+#[test]
+fn a_policy_export_of_the_wrong_shape() {
+    // Exports `erynoa:ecl/policy@0.1.0`, but `evaluate` takes nothing.
+    let wrong = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f")))
+            (core instance $i (instantiate $m))
+            (func $f (canon lift (core func $i "f")))
+            (instance $p (export "evaluate" (func $f)) (export "metadata" (func $f)))
+            (export "erynoa:ecl/policy@0.1.0" (instance $p)))"#,
+    )
+    .expect("wat");
+    let e = load_err(&wrong);
+    assert!(matches!(e, LoadError::ExportMismatch { .. }), "{e}");
+    assert!(
+        e.to_string().starts_with(
+            "component exports `erynoa:ecl/policy` with signatures this host does not expect"
+        ),
+        "{e}"
+    );
+}
