@@ -35,14 +35,33 @@ pub use transaction::{Conflict, StateChanges, StateHandle, StateView, StoreWrite
 /// assert_eq!(state.trust("did:erynoa:self:nobody"), TrustVector::NEWCOMER);
 /// assert!(state.has_credential("did:erynoa:self:alice", "kyc"));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct UnifiedState {
     trust: DashMap<String, TrustVector>,
     identities: DashMap<String, BTreeSet<String>>,
     realms: DashMap<String, Arc<RwLock<RealmStores>>>,
-    events: Mutex<Vec<StateEvent>>,
+    events: Mutex<EventLog>,
     metrics: Metrics,
     clock: Option<u64>,
+}
+
+/// The event log: append-only, but holding at most `capacity` events so
+/// that a long-running host does not grow without bound. The oldest go first
+/// and are counted; [`UnifiedState::drain_events`] hands them to a consumer.
+#[derive(Debug)]
+struct EventLog {
+    events: std::collections::VecDeque<StateEvent>,
+    capacity: usize,
+    dropped: u64,
+}
+
+/// Events kept by default: about 20 MiB of typical events.
+pub const DEFAULT_EVENT_CAPACITY: usize = 100_000;
+
+impl Default for UnifiedState {
+    fn default() -> Self {
+        Self::with_event_capacity(DEFAULT_EVENT_CAPACITY)
+    }
 }
 
 /// The key-value stores of one realm. `version` grows with every commit, so a
@@ -63,9 +82,26 @@ pub struct TrustRangeError {
 }
 
 impl UnifiedState {
-    /// An empty state: every DID is a newcomer, no stores, no events.
+    /// An empty state: every DID is a newcomer, no stores, no events. The
+    /// event log keeps the last [`DEFAULT_EVENT_CAPACITY`] events.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty state whose event log keeps the last `capacity` events.
+    pub fn with_event_capacity(capacity: usize) -> Self {
+        Self {
+            trust: DashMap::new(),
+            identities: DashMap::new(),
+            realms: DashMap::new(),
+            events: Mutex::new(EventLog {
+                events: Default::default(),
+                capacity,
+                dropped: 0,
+            }),
+            metrics: Metrics::default(),
+            clock: None,
+        }
     }
 
     /// Sets the trust vector of `did`, refusing values outside [0, 1].
@@ -140,19 +176,36 @@ impl UnifiedState {
         self.clock = unix_seconds;
     }
 
-    /// Appends an event to the log.
+    /// Appends an event to the log, dropping the oldest when it is full.
     pub fn append_event(&self, event: StateEvent) {
-        self.events.lock().push(event);
+        let mut log = self.events.lock();
+        if log.events.len() >= log.capacity {
+            log.dropped += 1;
+            if log.events.pop_front().is_none() {
+                return; // capacity 0 keeps nothing
+            }
+        }
+        log.events.push_back(event);
     }
 
-    /// A copy of the event log, oldest first.
+    /// A copy of the events in the log, oldest first.
     pub fn events(&self) -> Vec<StateEvent> {
-        self.events.lock().clone()
+        self.events.lock().events.iter().cloned().collect()
+    }
+
+    /// Takes every event out of the log, oldest first.
+    pub fn drain_events(&self) -> Vec<StateEvent> {
+        self.events.lock().events.drain(..).collect()
     }
 
     /// Number of events in the log.
     pub fn event_count(&self) -> usize {
-        self.events.lock().len()
+        self.events.lock().events.len()
+    }
+
+    /// Events dropped because the log was full.
+    pub fn events_dropped(&self) -> u64 {
+        self.events.lock().dropped
     }
 
     /// Execution metrics.
@@ -165,5 +218,34 @@ impl UnifiedState {
             return Arc::clone(&r);
         }
         Arc::clone(&self.realms.entry(realm.to_owned()).or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn emitted(n: usize) -> StateEvent {
+        StateEvent::PolicyEmitted {
+            policy_id: "p".into(),
+            realm_id: "r".into(),
+            event_type: n.to_string(),
+            payload: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_event_log_keeps_the_newest_and_counts_the_rest() {
+        let s = UnifiedState::with_event_capacity(2);
+        for n in 0..5 {
+            s.append_event(emitted(n));
+        }
+        assert_eq!(s.events(), vec![emitted(3), emitted(4)]);
+        assert_eq!(s.events_dropped(), 3);
+        assert_eq!(s.drain_events().len(), 2);
+        assert_eq!(s.event_count(), 0);
+        let none = UnifiedState::with_event_capacity(0);
+        none.append_event(emitted(0));
+        assert_eq!((none.event_count(), none.events_dropped()), (0, 1));
     }
 }
