@@ -51,7 +51,7 @@ impl Default for EngineConfig {
             pooling: true,
             max_instances: 256,
             max_memory_bytes: 64 << 20,
-            keep_resident_bytes: 256 << 10,
+            keep_resident_bytes: 64 << 10,
             max_wasm_stack: 512 << 10,
             epoch_tick: Duration::from_millis(5),
         }

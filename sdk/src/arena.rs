@@ -10,7 +10,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 
-const ARENA_BYTES: usize = 48 << 10;
+/// Enough for a request, a few host-call results and a decision; small enough
+/// that stack, data and arena fit in the one 64 KiB page the host keeps resident.
+const ARENA_BYTES: usize = 16 << 10;
 
 #[repr(C, align(16))]
 struct Arena {

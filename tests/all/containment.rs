@@ -71,7 +71,7 @@ fn a_memory_growth_bomb_hits_the_memory_cap() {
 
 #[test]
 fn unbounded_recursion_is_contained() {
-    // Rust guests keep their frames on a 64 KiB shadow stack in linear
+    // Rust guests keep their frames on a 32 KiB shadow stack in linear
     // memory (see xtask); it runs out before wasmtime's native stack does,
     // and running out of it is an out-of-bounds access below address 0.
     let limits = BudgetLimits {
