@@ -103,12 +103,13 @@ impl RequestBuilder {
     }
 }
 
-/// A request that could not be read.
+/// A request that could not be read. Each message is complete in itself
+/// (no separate source), so it prints once whatever prints it.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
     /// The text is not valid JSON or lacks a field.
     #[error("invalid request JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     /// A parameter has a value of a type requests cannot carry.
     #[error(
         "request parameter `{name}` is {found}; expected null, a bool, a number, a string or {{\"did\": \"did:...\"}}"
@@ -120,16 +121,22 @@ pub enum RequestError {
         found: &'static str,
     },
     /// One request of a list is malformed.
-    #[error("request #{index}: {source}")]
+    #[error("request #{index}: {error}")]
     Item {
         /// Its position, from 0.
         index: usize,
         /// What is wrong with it.
-        source: Box<RequestError>,
+        error: Box<RequestError>,
     },
     /// The caller is not a DID.
     #[error("request caller `{0}` is not a DID (expected `did:<method>:<id>`)")]
     Caller(String),
+}
+
+impl From<serde_json::Error> for RequestError {
+    fn from(e: serde_json::Error) -> Self {
+        RequestError::Json(e)
+    }
 }
 
 #[derive(Deserialize)]
@@ -199,26 +206,19 @@ impl Request {
     /// # Ok::<(), erynoa_host::RequestError>(())
     /// ```
     pub fn many_from_json(text: &str) -> Result<Vec<Request>, RequestError> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum OneOrMany {
-            Many(Vec<serde_json::Value>),
-            One(serde_json::Value),
-        }
-        let values = match serde_json::from_str(text)? {
-            OneOrMany::Many(values) => values,
-            OneOrMany::One(value) => vec![value],
-        };
-        values
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                Request::from_value(v).map_err(|e| RequestError::Item {
-                    index: i,
-                    source: Box::new(e),
+        match serde_json::from_str(text)? {
+            serde_json::Value::Array(values) => values
+                .into_iter()
+                .enumerate()
+                .map(|(index, v)| {
+                    Request::from_value(v).map_err(|e| RequestError::Item {
+                        index,
+                        error: Box::new(e),
+                    })
                 })
-            })
-            .collect()
+                .collect(),
+            one => Ok(vec![Request::from_value(one)?]),
+        }
     }
 
     fn from_value(value: serde_json::Value) -> Result<Request, RequestError> {

@@ -112,6 +112,21 @@ fn malformed_state_json() {
             expected
         );
     }
+    let path = std::env::temp_dir().join(format!("erynoa-state-{}.json", std::process::id()));
+    std::fs::write(&path, r#"[{"caller": "did:e:a"}]"#).expect("temp file");
+    let in_file = UnifiedState::from_file(&path)
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(
+        in_file,
+        format!(
+            "in state file `{}`: invalid state: expected a JSON object with `trust`, `identities`, \
+             `stores` and `clock`, found an array",
+            path.display()
+        )
+    );
     let missing = UnifiedState::from_file("/nonexistent/state.json")
         .map(|_| ())
         .unwrap_err();

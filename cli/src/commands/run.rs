@@ -12,6 +12,7 @@ use crate::output::{self, ExitStatus};
 
 pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let state = match &args.state {
+        // The state's errors name the file themselves.
         Some(path) => UnifiedState::from_file(path)?,
         None => UnifiedState::new(),
     };

@@ -6,23 +6,37 @@ use serde::Deserialize;
 use super::UnifiedState;
 use erynoa_core::{TrustVector, is_did};
 
-/// A state fixture that could not be loaded.
+/// A state fixture that could not be loaded. Each message is complete in
+/// itself (no separate source), so it prints once whatever prints it.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
     /// The file could not be read.
-    #[error("cannot read state file `{path}`: {source}")]
+    #[error("cannot read state file `{path}`: {error}")]
     Read {
         /// The file.
         path: String,
         /// What went wrong.
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// The file's text is not a valid fixture.
+    #[error("in state file `{path}`: {error}")]
+    InFile {
+        /// The file.
+        path: String,
+        /// What is wrong with its text.
+        error: Box<FixtureError>,
     },
     /// The text is not a valid fixture.
     #[error("invalid state JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
+    /// The text is JSON, but not an object.
+    #[error(
+        "invalid state: expected a JSON object with `trust`, `identities`, `stores` and `clock`, found {0}"
+    )]
+    NotObject(&'static str),
     /// A trust vector is out of range.
     #[error("invalid state: {0}")]
-    Trust(#[from] super::TrustRangeError),
+    Trust(super::TrustRangeError),
     /// A key that must be a DID is not one.
     #[error("invalid state: `{0}` is not a DID (expected `did:<method>:<id>`)")]
     NotDid(String),
@@ -64,7 +78,21 @@ impl UnifiedState {
     /// Every section is optional. A trust entry is a vector or one number for
     /// all six dimensions; `stores` maps realm → store → key → value.
     pub fn from_json(text: &str) -> Result<Self, FixtureError> {
-        let fixture: Fixture = serde_json::from_str(text)?;
+        // serde reads a struct from an array too; refuse that up front so the
+        // error says what the file is instead of naming a field.
+        let value: serde_json::Value = serde_json::from_str(text).map_err(FixtureError::Json)?;
+        let found = match &value {
+            serde_json::Value::Object(_) => None,
+            serde_json::Value::Array(_) => Some("an array"),
+            serde_json::Value::String(_) => Some("a string"),
+            serde_json::Value::Number(_) => Some("a number"),
+            serde_json::Value::Bool(_) => Some("a bool"),
+            serde_json::Value::Null => Some("null"),
+        };
+        if let Some(found) = found {
+            return Err(FixtureError::NotObject(found));
+        }
+        let fixture: Fixture = serde_json::from_value(value).map_err(FixtureError::Json)?;
         let mut state = UnifiedState::new();
         state.set_clock(fixture.clock);
         for (did, tv) in fixture.trust {
@@ -75,7 +103,7 @@ impl UnifiedState {
                 TrustJson::Splat(x) => TrustVector::splat(x),
                 TrustJson::Vector(tv) => tv,
             };
-            state.set_trust(&did, tv)?;
+            state.set_trust(&did, tv).map_err(FixtureError::Trust)?;
         }
         for (did, credentials) in fixture.identities {
             if !is_did(&did) {
@@ -99,11 +127,14 @@ impl UnifiedState {
     /// Reads a state fixture from a file; see [`UnifiedState::from_json`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, FixtureError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+        let text = std::fs::read_to_string(path).map_err(|error| FixtureError::Read {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
-        Self::from_json(&text)
+        Self::from_json(&text).map_err(|e| FixtureError::InFile {
+            path: path.display().to_string(),
+            error: Box::new(e),
+        })
     }
 }
 
@@ -132,6 +163,10 @@ mod tests {
     fn bad_fixtures_say_what_is_wrong() {
         let err = |t| UnifiedState::from_json(t).unwrap_err().to_string();
         assert!(err("[").starts_with("invalid state JSON"));
+        assert_eq!(
+            err(r#"[{"caller": "did:e:a"}]"#),
+            "invalid state: expected a JSON object with `trust`, `identities`, `stores` and `clock`, found an array"
+        );
         assert_eq!(
             err(r#"{"trust": {"did:e:a": {"r": 2, "i": 0, "c": 0, "p": 0, "v": 0, "omega": 0}}}"#),
             "invalid state: trust of `did:e:a`: dimension `r` is 2, expected a number in [0, 1]"
