@@ -25,9 +25,11 @@
 
 mod binary;
 mod format;
+pub mod keys;
 mod sign;
 
 pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
 pub use crate::format::{SignatureData, SignatureEntry, SignedHashes};
+pub use crate::keys::KeyError;
 pub use crate::sign::{KeyId, SignError, Signed, Verified, key_id, sign, verify};
