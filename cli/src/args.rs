@@ -24,6 +24,65 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate requests with one or more policies and print the decisions.
     Run(RunArgs),
+    /// Create an Ed25519 key pair: NAME.key (PKCS#8 PEM), NAME.pub.pem and NAME.pub (OpenSSH).
+    Keygen(KeygenArgs),
+    /// Sign a component, embedding the signature (or writing it detached).
+    Sign(SignArgs),
+    /// Verify a component's signature against trusted public keys.
+    Verify(VerifyArgs),
+}
+
+/// `erynoa keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Path prefix of the files to write, e.g. `keys/ops`.
+    #[arg(value_name = "NAME")]
+    pub name: PathBuf,
+    /// Comment in the OpenSSH line. Default: the file name.
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// Overwrite existing key files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `erynoa sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The component to sign.
+    #[arg(value_name = "IN.wasm")]
+    pub input: PathBuf,
+    /// Private key: PKCS#8 PEM or wasmsign2's format.
+    #[arg(long, short = 'k', value_name = "KEY")]
+    pub key: PathBuf,
+    /// Where to write the signed component.
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "OUT.wasm",
+        required_unless_present = "detached"
+    )]
+    pub output: Option<PathBuf>,
+    /// Write the signature to this file instead of embedding it.
+    #[arg(long, value_name = "SIG")]
+    pub detached: Option<PathBuf>,
+}
+
+/// `erynoa verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The component to verify.
+    #[arg(value_name = "IN.wasm")]
+    pub input: PathBuf,
+    /// A trusted public key (PEM, OpenSSH line or wasmsign2's format). Repeat for several.
+    #[arg(long = "key", short = 'K', value_name = "PUB", required = true)]
+    pub keys: Vec<PathBuf>,
+    /// A detached signature, for a component without an embedded one.
+    #[arg(long, value_name = "SIG")]
+    pub signature: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `erynoa run`.

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod keys;
 mod run;
 
 use crate::args::Command;
@@ -9,5 +10,8 @@ use crate::output::ExitStatus;
 pub fn execute(command: Command) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Run(args) => run::execute(args),
+        Command::Keygen(args) => keys::keygen(args),
+        Command::Sign(args) => keys::sign(args),
+        Command::Verify(args) => keys::verify(args),
     }
 }

@@ -6,10 +6,21 @@ mod output;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    // clap exits with 2 on a usage error, which here means deny.
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                output::ExitStatus::Error.into()
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     output::init_logging(cli.verbose);
     match commands::execute(cli.command) {
         Ok(status) => status.into(),

@@ -15,6 +15,8 @@ pub enum ExitStatus {
     Error,
     /// The single evaluated request was denied.
     Deny,
+    /// A signature did not verify.
+    VerifyFailed,
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -23,6 +25,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => 0,
             ExitStatus::Error => 1,
             ExitStatus::Deny => 2,
+            ExitStatus::VerifyFailed => 3,
         })
     }
 }

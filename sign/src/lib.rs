@@ -32,4 +32,6 @@ pub use ed25519_dalek::{SigningKey, VerifyingKey};
 
 pub use crate::format::{SignatureData, SignatureEntry, SignedHashes};
 pub use crate::keys::KeyError;
-pub use crate::sign::{KeyId, SignError, Signed, Verified, key_id, sign, verify};
+pub use crate::sign::{
+    KeyId, SignError, Signed, Verified, key_id, sign, signature_payload, verify,
+};

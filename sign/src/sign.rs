@@ -215,6 +215,21 @@ pub fn sign(bytes: &[u8], key: &SigningKey) -> Result<Vec<u8>, SignError> {
     Ok(out)
 }
 
+/// The payload of a signed component's `signature` section: its detached
+/// signature.
+pub fn signature_payload(bytes: &[u8]) -> Result<Vec<u8>, SignError> {
+    let sections = sections(bytes)?;
+    match sections
+        .first()
+        .map(|s| s.custom(bytes))
+        .transpose()?
+        .flatten()
+    {
+        Some((SIGNATURE_SECTION, data)) => Ok(data.to_vec()),
+        _ => Err(SignError::Unsigned),
+    }
+}
+
 /// Verifies a component against `keys`: its signature (embedded, or
 /// `detached`) must cover exactly its bytes and verify with at least one key.
 pub fn verify(
