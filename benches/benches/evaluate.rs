@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use erynoa_host::{BudgetLimits, ComponentEngine, ComponentPolicy, Policy, Request, UnifiedState};
+use erynoa_host::{
+    BudgetLimits, ComponentEngine, ComponentPolicy, Policy, Request, Trust, UnifiedState,
+};
 
 const EXAMPLES: [&str; 2] = ["trust_threshold", "kyc_score"];
 const STATE: &str = r#"{"trust": {"did:erynoa:self:alice": {"r": 0.8, "i": 0.7, "c": 0.6, "p": 0.5, "v": 0.4, "omega": 0.3}},
@@ -46,7 +48,9 @@ fn fixture(engine: &ComponentEngine, name: &str) -> Fixture {
 }
 
 fn compile(c: &mut Criterion) {
-    let engine = ComponentEngine::new(Default::default()).expect("engine");
+    let engine = ComponentEngine::new(Default::default())
+        .expect("engine")
+        .with_trust(Trust::AllowUnsigned);
     let mut g = c.benchmark_group("compile");
     g.sample_size(10);
     for name in EXAMPLES {
@@ -58,7 +62,9 @@ fn compile(c: &mut Criterion) {
 }
 
 fn instantiate(c: &mut Criterion) {
-    let engine = ComponentEngine::new(Default::default()).expect("engine");
+    let engine = ComponentEngine::new(Default::default())
+        .expect("engine")
+        .with_trust(Trust::AllowUnsigned);
     let mut g = c.benchmark_group("instantiate");
     for name in EXAMPLES {
         let f = fixture(&engine, name);
@@ -67,7 +73,9 @@ fn instantiate(c: &mut Criterion) {
 }
 
 fn evaluate(c: &mut Criterion) {
-    let engine = ComponentEngine::new(Default::default()).expect("engine");
+    let engine = ComponentEngine::new(Default::default())
+        .expect("engine")
+        .with_trust(Trust::AllowUnsigned);
     let mut g = c.benchmark_group("evaluate-fresh-instance");
     for name in EXAMPLES {
         let f = fixture(&engine, name);
@@ -87,7 +95,9 @@ fn evaluate(c: &mut Criterion) {
 
 /// Evaluations per second with `threads` threads sharing one engine and policy.
 fn throughput(c: &mut Criterion) {
-    let engine = ComponentEngine::new(Default::default()).expect("engine");
+    let engine = ComponentEngine::new(Default::default())
+        .expect("engine")
+        .with_trust(Trust::AllowUnsigned);
     let mut g = c.benchmark_group("throughput");
     g.throughput(Throughput::Elements(1));
     for name in EXAMPLES {

@@ -107,6 +107,17 @@ pub struct RunArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Trust store (TOML): the keys whose signed policies load, and their grants.
+    #[arg(
+        long,
+        value_name = "TRUST.toml",
+        required_unless_present = "allow_unsigned"
+    )]
+    pub trust_store: Option<PathBuf>,
+    /// Load policies without checking signatures, with every capability.
+    /// For development only; every load is logged as a warning.
+    #[arg(long, conflicts_with = "trust_store")]
+    pub allow_unsigned: bool,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }

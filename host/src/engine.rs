@@ -57,6 +57,8 @@ pub struct PolicyInfo {
     pub engine: &'static str,
     /// The interfaces it imports, e.g. `erynoa:ecl/trust@0.1.0`.
     pub imports: Vec<String>,
+    /// Who signed it and what it may do; `None` when loaded unsigned.
+    pub admission: Option<crate::trust_store::Admission>,
 }
 
 /// Allow or deny.
@@ -192,6 +194,34 @@ pub enum LoadError {
     Invalid {
         /// The validator's or compiler's message.
         reason: String,
+    },
+    /// The signature check refused the component; it was not compiled.
+    #[error("refused before compiling: {0}")]
+    Refused(crate::trust_store::AdmissionError),
+    /// The component imports an interface its signers were not granted.
+    #[error(
+        "component imports `{interface}`, but its signers ({signers}) are not granted `{capability}`"
+    )]
+    NotGranted {
+        /// The import.
+        interface: String,
+        /// The capability it needs.
+        capability: crate::trust_store::Capability,
+        /// Who signed it.
+        signers: String,
+    },
+    /// The component was built against a version of the contract this host
+    /// cannot serve.
+    #[error(
+        "component uses `{interface}` version {found}; this host serves version {served} (any 0.1.x loads)"
+    )]
+    UnsupportedVersion {
+        /// The interface.
+        interface: String,
+        /// The version the component wants.
+        found: String,
+        /// The version this host serves.
+        served: &'static str,
     },
     /// The component imports something the host does not provide.
     #[error(

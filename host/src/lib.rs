@@ -35,6 +35,7 @@ mod evaluate;
 mod request;
 mod session;
 pub mod state;
+mod trust_store;
 mod wasm;
 
 pub use erynoa_core::{
@@ -47,6 +48,9 @@ pub use crate::engine::{
 pub use crate::request::{Request, RequestBuilder, RequestError};
 pub use crate::session::{CallError, LogLevel, Session};
 pub use crate::state::{StateChanges, StateEvent, UnifiedState};
+pub use crate::trust_store::{
+    Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey,
+};
 pub use crate::wasm::{
     ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES,
 };

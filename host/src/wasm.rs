@@ -20,6 +20,7 @@ use crate::Request;
 use crate::engine::{Decision, Effect, Failure, LoadError, Policy, PolicyEngine, PolicyInfo};
 use crate::session::{Session, truncate};
 use crate::state::{PolicyType, UnifiedState};
+use crate::trust_store::{Admission, Capability, Trust};
 
 /// Longest decision reason a policy may return, in bytes.
 pub const MAX_REASON_BYTES: usize = 4096;
@@ -83,6 +84,7 @@ pub struct EngineError(String);
 /// ```
 pub struct ComponentEngine {
     inner: Arc<Inner>,
+    trust: Trust,
     _ticker: Ticker,
 }
 
@@ -105,8 +107,22 @@ impl ComponentEngine {
                 linker,
                 config,
             }),
+            trust: Trust::default(),
             _ticker: ticker,
         })
+    }
+
+    /// Decides what this engine loads: by default nothing, until a trust
+    /// store with at least one key is given.
+    #[must_use]
+    pub fn with_trust(mut self, trust: Trust) -> Self {
+        if matches!(trust, Trust::AllowUnsigned) {
+            tracing::warn!(
+                "this engine loads UNSIGNED components with every capability: development only"
+            );
+        }
+        self.trust = trust;
+        self
     }
 
     /// The wasmtime engine, e.g. to precompile components.
@@ -114,17 +130,42 @@ impl ComponentEngine {
         &self.inner.engine
     }
 
-    /// Loads a component; see [`PolicyEngine::load`].
+    /// Loads a component with an embedded signature; see [`PolicyEngine::load`].
     pub fn load_component(&self, id: &str, bytes: &[u8]) -> Result<ComponentPolicy, LoadError> {
+        self.load_component_detached(id, bytes, None)
+    }
+
+    /// Loads a component, with a detached signature if given. The signature
+    /// is checked before anything is compiled; a refused component is never
+    /// compiled or run.
+    pub fn load_component_detached(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        signature: Option<&[u8]>,
+    ) -> Result<ComponentPolicy, LoadError> {
         let span = tracing::info_span!("load", policy = id, bytes = bytes.len());
         let _enter = span.enter();
         let started = std::time::Instant::now();
         check_header(bytes)?;
+        let admission = match &self.trust {
+            Trust::Store(store) => Some(store.admit(bytes, signature).map_err(LoadError::Refused)?),
+            Trust::AllowUnsigned => {
+                tracing::warn!(
+                    policy = id,
+                    "loading without checking signatures (--allow-unsigned)"
+                );
+                None
+            }
+        };
         let component =
             Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid {
                 reason: format!("{e:#}"),
             })?;
         let imports = check_world(&self.inner.engine, &component)?;
+        if let Some(admission) = &admission {
+            check_grants(&imports, admission)?;
+        }
         let instance_pre =
             self.inner
                 .linker
@@ -145,6 +186,7 @@ impl ComponentEngine {
                 policy_type: PolicyType::Custom,
                 engine: "component",
                 imports,
+                admission,
             },
         };
         let metadata = policy.metadata()?;
@@ -222,37 +264,104 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     }
 }
 
-/// Every import must be an interface this host serves, every export the
-/// policy interface; otherwise the component implements another world.
+/// The `erynoa:ecl` version this host serves; any 0.1.x is compatible.
+const SERVED_VERSION: &str = "0.1.0";
+
+/// What an import or export name refers to.
+enum Interface<'a> {
+    /// `erynoa:ecl/<name>@<version>`.
+    Erynoa { name: &'a str, version: &'a str },
+    /// `wasi:*`.
+    Wasi,
+    /// Anything else.
+    Other,
+}
+
+fn interface(full: &str) -> Interface<'_> {
+    if full.starts_with("wasi:") {
+        return Interface::Wasi;
+    }
+    match full
+        .strip_prefix("erynoa:ecl/")
+        .and_then(|rest| rest.split_once('@'))
+    {
+        Some((name, version)) => Interface::Erynoa { name, version },
+        None => Interface::Other,
+    }
+}
+
+fn check_version(name: &str, version: &str) -> Result<(), LoadError> {
+    if version.starts_with("0.1.") {
+        return Ok(());
+    }
+    Err(LoadError::UnsupportedVersion {
+        interface: format!("erynoa:ecl/{name}"),
+        found: version.to_owned(),
+        served: SERVED_VERSION,
+    })
+}
+
+/// Every import must be an interface this host serves, in a version it
+/// serves, and the policy interface must be exported; otherwise the
+/// component implements another world.
 fn check_world(engine: &Engine, component: &Component) -> Result<Vec<String>, LoadError> {
     let ty = component.component_type();
     let mut imports = Vec::new();
-    for (name, _) in ty.imports(engine) {
-        let served = name.starts_with("wasi:")
-            || name
-                .strip_prefix("erynoa:ecl/")
-                .and_then(|rest| rest.split_once("@0.1."))
-                .is_some_and(|(iface, _)| linker::INTERFACES.contains(&iface));
-        if !served {
-            return Err(LoadError::UnsupportedImport {
-                name: name.to_owned(),
-            });
+    for (full, _) in ty.imports(engine) {
+        match interface(full) {
+            Interface::Wasi => {}
+            Interface::Erynoa { name, version } if Capability::of_interface(name).is_some() => {
+                check_version(name, version)?;
+            }
+            _ => {
+                return Err(LoadError::UnsupportedImport {
+                    name: full.to_owned(),
+                });
+            }
         }
-        imports.push(name.to_owned());
+        imports.push(full.to_owned());
     }
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    if !exports
-        .iter()
-        .any(|e| e.starts_with("erynoa:ecl/policy@0.1."))
-    {
-        let exports = if exports.is_empty() {
-            "nothing".to_owned()
-        } else {
-            exports.join(", ")
-        };
-        return Err(LoadError::MissingExport { exports });
+    for full in &exports {
+        if let Interface::Erynoa {
+            name: "policy",
+            version,
+        } = interface(full)
+        {
+            check_version("policy", version)?;
+            return Ok(imports);
+        }
     }
-    Ok(imports)
+    let exports = if exports.is_empty() {
+        "nothing".to_owned()
+    } else {
+        exports.join(", ")
+    };
+    Err(LoadError::MissingExport { exports })
+}
+
+/// Every import must need only capabilities the component's signers were granted.
+fn check_grants(imports: &[String], admission: &Admission) -> Result<(), LoadError> {
+    for full in imports {
+        let needed = match interface(full) {
+            Interface::Wasi => Some(Capability::Wasi),
+            Interface::Erynoa { name, .. } => Capability::of_interface(name).flatten(),
+            Interface::Other => None,
+        };
+        if let Some(capability) = needed.filter(|c| !admission.capabilities.contains(c)) {
+            let signers = admission
+                .signers
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>();
+            return Err(LoadError::NotGranted {
+                interface: full.clone(),
+                capability,
+                signers: signers.join(", "),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A loaded component, linked and ready to instantiate.

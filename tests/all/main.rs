@@ -6,13 +6,15 @@
 mod bad_input;
 mod containment;
 mod examples;
+mod signing;
 mod transactions;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use erynoa_host::{
-    BudgetLimits, ComponentEngine, ComponentPolicy, Evaluation, Policy, Request, UnifiedState,
+    BudgetLimits, ComponentEngine, ComponentPolicy, Evaluation, Policy, Request, Trust,
+    UnifiedState,
 };
 
 /// A caller with trust and a `kyc` credential in the fixtures.
@@ -23,7 +25,12 @@ pub const BOB: &str = "did:erynoa:self:bob";
 /// One engine for the whole test binary, as a server would have.
 pub fn engine() -> &'static ComponentEngine {
     static ENGINE: OnceLock<ComponentEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| ComponentEngine::new(Default::default()).expect("engine"))
+    // These tests are about running policies; `signing.rs` covers admission.
+    ENGINE.get_or_init(|| {
+        ComponentEngine::new(Default::default())
+            .expect("engine")
+            .with_trust(Trust::AllowUnsigned)
+    })
 }
 
 /// The bytes of a guest built by `cargo xtask build-guests`.

@@ -70,22 +70,51 @@ fn demo() -> Result<(), String> {
         run(cargo().args(["build", "--release", "-p", "erynoa", "--quiet"]))
     })?;
     let root = guests::workspace_root();
-    let policy = |name: &str| dir.join(format!("{name}.wasm")).display().to_string();
-    run(Command::new(root.join("target/release/erynoa"))
-        .current_dir(&root)
-        .args([
-            "run",
-            "--policy",
-            &policy("trust_threshold"),
-            "--policy",
-            &policy("kyc_score"),
-            "--policy",
-            &policy("quota"),
-            "--state",
-            "demo/state.json",
-            "--requests",
-            "demo/requests.json",
-        ]))
+    let erynoa = || {
+        let mut cmd = Command::new(root.join("target/release/erynoa"));
+        cmd.current_dir(&root);
+        cmd
+    };
+    // A fresh demo key signs the examples, and the host trusts only that key,
+    // granting exactly the interfaces the examples import.
+    let demo = root.join("target/demo");
+    std::fs::create_dir_all(&demo).map_err(|e| format!("cannot create {}: {e}", demo.display()))?;
+    let key = demo.join("demo-key");
+    run(erynoa()
+        .args(["keygen", "--force", "--comment", "erynoa-demo"])
+        .arg(&key))?;
+    let mut policies = Vec::new();
+    for name in ["trust_threshold", "kyc_score", "quota"] {
+        let signed = demo.join(format!("{name}.wasm"));
+        run(erynoa()
+            .arg("sign")
+            .arg(dir.join(format!("{name}.wasm")))
+            .arg("-k")
+            .arg(demo.join("demo-key.key"))
+            .arg("-o")
+            .arg(&signed))?;
+        policies.push(signed);
+    }
+    let public = std::fs::read_to_string(demo.join("demo-key.pub"))
+        .map_err(|e| format!("cannot read the demo key: {e}"))?;
+    let store = demo.join("trust.toml");
+    let toml = format!(
+        "# Written by `cargo xtask demo`: trust only the demo key, with what the examples import.\n\
+         revoked = []\n\n[[key]]\nname = \"demo\"\npublic_key = \"{}\"\ncapabilities = [\"trust\", \"identity\", \"state\", \"events\"]\n",
+        public.trim()
+    );
+    std::fs::write(&store, toml).map_err(|e| format!("cannot write {}: {e}", store.display()))?;
+    let mut cmd = erynoa();
+    cmd.arg("run").arg("--trust-store").arg(&store);
+    for p in &policies {
+        cmd.arg("--policy").arg(p);
+    }
+    run(cmd.args([
+        "--state",
+        "demo/state.json",
+        "--requests",
+        "demo/requests.json",
+    ]))
 }
 
 fn test() -> Result<(), String> {

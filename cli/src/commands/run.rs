@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use erynoa_host::{
-    BudgetLimits, ComponentEngine, Evaluation, Policy, PolicyEngine, Request, UnifiedState,
+    BudgetLimits, ComponentEngine, Evaluation, Policy, PolicyEngine, Request, Trust, TrustStore,
+    UnifiedState,
 };
 
 use crate::args::RunArgs;
@@ -22,7 +23,16 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let requests = Request::many_from_json(&text)
         .with_context(|| format!("in `{}`", args.request.display()))?;
 
-    let engine = ComponentEngine::new(Default::default())?;
+    let trust = match &args.trust_store {
+        Some(path) => Trust::Store(TrustStore::from_file(path)?),
+        None => {
+            eprintln!(
+                "warning: --allow-unsigned: loading policies WITHOUT checking their signatures"
+            );
+            Trust::AllowUnsigned
+        }
+    };
+    let engine = ComponentEngine::new(Default::default())?.with_trust(trust);
     let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
     for path in &args.policies {
         let bytes = std::fs::read(path)

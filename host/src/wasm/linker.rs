@@ -14,12 +14,6 @@ use super::bindings::erynoa::ecl::types::{self as wit};
 use super::store::HostState;
 use crate::session::{CallError, LogLevel, Session};
 
-/// The interfaces this host serves, by their name in a component's imports.
-/// `types` holds only types; components import it alongside the others.
-pub(crate) const INTERFACES: [&str; 7] = [
-    "types", "trust", "identity", "state", "budget", "context", "events",
-];
-
 type Store<'a> = StoreContextMut<'a, HostState>;
 
 /// Charges fuel burned so far as compute gas and checks the deadline.

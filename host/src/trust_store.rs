@@ -1,0 +1,355 @@
+//! The operator's trust store: which keys may sign policies, which keys are
+//! revoked, and what each signer (or component digest) may import and spend.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use erynoa_core::BudgetLimits;
+use erynoa_sign::{KeyId, SignError, VerifyingKey, key_id, keys};
+use serde::{Deserialize, Serialize};
+
+/// A host capability a component may be granted: one `erynoa:ecl`
+/// interface, or WASI as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    /// `erynoa:ecl/trust`.
+    Trust,
+    /// `erynoa:ecl/identity`.
+    Identity,
+    /// `erynoa:ecl/state`.
+    State,
+    /// `erynoa:ecl/budget`.
+    Budget,
+    /// `erynoa:ecl/context`.
+    Context,
+    /// `erynoa:ecl/events`.
+    Events,
+    /// Any `wasi:*` interface (served with nothing granted, see the docs).
+    Wasi,
+}
+
+impl Capability {
+    /// Every capability.
+    pub const ALL: [Capability; 7] = [
+        Capability::Trust,
+        Capability::Identity,
+        Capability::State,
+        Capability::Budget,
+        Capability::Context,
+        Capability::Events,
+        Capability::Wasi,
+    ];
+
+    /// The capability an `erynoa:ecl` interface name stands for (`types`
+    /// holds only types and needs none).
+    pub(crate) fn of_interface(name: &str) -> Option<Option<Capability>> {
+        Some(Some(match name {
+            "types" => return Some(None),
+            "trust" => Capability::Trust,
+            "identity" => Capability::Identity,
+            "state" => Capability::State,
+            "budget" => Capability::Budget,
+            "context" => Capability::Context,
+            "events" => Capability::Events,
+            _ => return None,
+        }))
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Capability::Trust => "trust",
+            Capability::Identity => "identity",
+            Capability::State => "state",
+            Capability::Budget => "budget",
+            Capability::Context => "context",
+            Capability::Events => "events",
+            Capability::Wasi => "wasi",
+        };
+        f.write_str(name)
+    }
+}
+
+/// A trust store that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustStoreError {
+    /// The file could not be read.
+    #[error("cannot read trust store `{path}`: {error}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The text is not a valid trust store.
+    #[error("invalid trust store: {0}")]
+    Toml(toml::de::Error),
+    /// A key entry does not hold a public key.
+    #[error("invalid trust store: key `{name}`: {error}")]
+    Key {
+        /// The entry's name.
+        name: String,
+        /// What is wrong with the key.
+        error: erynoa_sign::KeyError,
+    },
+    /// Two entries for one key.
+    #[error("invalid trust store: keys `{first}` and `{second}` are the same key")]
+    DuplicateKey {
+        /// The first entry.
+        first: String,
+        /// The second entry.
+        second: String,
+    },
+    /// A digest that is not `sha256:` and 64 hex digits.
+    #[error(
+        "invalid trust store: component digest `{0}` is not `sha256:` followed by 64 hex digits"
+    )]
+    Digest(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreFile {
+    #[serde(default, rename = "key")]
+    keys: Vec<KeyEntry>,
+    #[serde(default)]
+    revoked: Vec<String>,
+    #[serde(default, rename = "component")]
+    components: Vec<ComponentEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyEntry {
+    name: String,
+    public_key: String,
+    #[serde(default)]
+    capabilities: BTreeSet<Capability>,
+    #[serde(default)]
+    budget: Option<BudgetLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentEntry {
+    digest: String,
+    #[serde(default)]
+    capabilities: BTreeSet<Capability>,
+    #[serde(default)]
+    budget: Option<BudgetLimits>,
+}
+
+/// How an engine decides whether to load a component.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// Only components with a valid signature by an unrevoked key of the
+    /// store, with only the capabilities it grants. The default, with an
+    /// empty store: nothing loads until the operator trusts a key.
+    Store(TrustStore),
+    /// Anything, unsigned, with every capability. For development only;
+    /// every load is logged as a warning.
+    AllowUnsigned,
+}
+
+impl Default for Trust {
+    fn default() -> Self {
+        Trust::Store(TrustStore::default())
+    }
+}
+
+/// A trusted signer.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    /// The name the operator gave it.
+    pub name: String,
+    /// The public key.
+    pub key: VerifyingKey,
+    /// Its key id.
+    pub key_id: KeyId,
+    /// What components it signed may import.
+    pub capabilities: BTreeSet<Capability>,
+    /// The most a component it signed may spend, if capped.
+    pub budget: Option<BudgetLimits>,
+}
+
+/// Who may sign policies and what their policies may do.
+///
+/// ```
+/// use erynoa_host::TrustStore;
+/// let store = TrustStore::from_toml(r#"
+///     ## Key ids that are never accepted again (top-level keys come before tables).
+///     revoked = []
+///
+///     ## Keys whose signatures are accepted, and what their policies may import.
+///     [[key]]
+///     name = "ops"
+///     public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE8IJUyuqNB3GRfEUs75aSAEsGjxzNPzZUfEnjE3GYUr ops@example"
+///     capabilities = ["trust", "identity"]
+///     budget = { gas_limit = 100000 }
+/// "#)?;
+/// assert_eq!(store.keys().len(), 1);
+/// # Ok::<(), erynoa_host::TrustStoreError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TrustStore {
+    keys: Vec<TrustedKey>,
+    revoked: BTreeSet<String>,
+    components: Vec<(String, BTreeSet<Capability>, Option<BudgetLimits>)>,
+}
+
+/// What admitting a signed component established.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Admission {
+    /// `sha256:` and the digest of the signed bytes.
+    pub digest: String,
+    /// The trusted signers whose signatures verified, by name and key id.
+    pub signers: Vec<(String, String)>,
+    /// What the component may import: the union over its trusted signers
+    /// and its digest's entry.
+    pub capabilities: BTreeSet<Capability>,
+    /// The budget cap, if any entry sets one (the lowest of each field).
+    pub budget: Option<BudgetLimits>,
+}
+
+/// Why a component was not admitted.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmissionError {
+    /// The signature check failed.
+    #[error("{0}")]
+    Signature(SignError),
+    /// Every signature that verified is by a revoked key.
+    #[error("signed only by revoked keys: {key_ids}")]
+    Revoked {
+        /// The revoked key ids.
+        key_ids: String,
+    },
+}
+
+impl TrustStore {
+    /// Reads a trust store from TOML; see the type's example.
+    pub fn from_toml(text: &str) -> Result<Self, TrustStoreError> {
+        let file: StoreFile = toml::from_str(text).map_err(TrustStoreError::Toml)?;
+        let mut keys: Vec<TrustedKey> = Vec::new();
+        for entry in file.keys {
+            let key = keys::read_public_key(entry.public_key.as_bytes()).map_err(|error| {
+                TrustStoreError::Key {
+                    name: entry.name.clone(),
+                    error,
+                }
+            })?;
+            if let Some(first) = keys.iter().find(|k| k.key == key) {
+                return Err(TrustStoreError::DuplicateKey {
+                    first: first.name.clone(),
+                    second: entry.name,
+                });
+            }
+            keys.push(TrustedKey {
+                name: entry.name,
+                key_id: key_id(&key),
+                key,
+                capabilities: entry.capabilities,
+                budget: entry.budget,
+            });
+        }
+        let mut components = Vec::new();
+        for c in file.components {
+            let hex = c.digest.strip_prefix("sha256:").unwrap_or_default();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(TrustStoreError::Digest(c.digest));
+            }
+            components.push((
+                format!("sha256:{}", hex.to_ascii_lowercase()),
+                c.capabilities,
+                c.budget,
+            ));
+        }
+        let revoked = file
+            .revoked
+            .into_iter()
+            .map(|id| id.to_ascii_lowercase())
+            .collect();
+        Ok(Self {
+            keys,
+            revoked,
+            components,
+        })
+    }
+
+    /// Reads a trust store file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TrustStoreError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|error| TrustStoreError::Read {
+            path: path.display().to_string(),
+            error,
+        })?;
+        Self::from_toml(&text)
+    }
+
+    /// The trusted keys.
+    pub fn keys(&self) -> &[TrustedKey] {
+        &self.keys
+    }
+
+    /// Verifies `bytes` (with an optional detached signature) against the
+    /// trusted, unrevoked keys and says what the component may do.
+    pub fn admit(
+        &self,
+        bytes: &[u8],
+        detached: Option<&[u8]>,
+    ) -> Result<Admission, AdmissionError> {
+        let all: Vec<VerifyingKey> = self.keys.iter().map(|k| k.key).collect();
+        let verified =
+            erynoa_sign::verify(bytes, detached, &all).map_err(AdmissionError::Signature)?;
+        let (revoked, valid): (Vec<_>, Vec<_>) = verified
+            .signatures
+            .iter()
+            .filter_map(|s| self.keys.iter().find(|k| k.key == s.public_key))
+            .partition(|k| self.revoked.contains(&k.key_id.to_string()));
+        if valid.is_empty() {
+            let key_ids = revoked
+                .iter()
+                .map(|k| format!("{} ({})", k.key_id, k.name))
+                .collect::<Vec<_>>();
+            return Err(AdmissionError::Revoked {
+                key_ids: key_ids.join(", "),
+            });
+        }
+        let digest = format!("sha256:{}", verified.digest_hex());
+        let by_digest = self.components.iter().filter(|(d, _, _)| *d == digest);
+        let mut capabilities = BTreeSet::new();
+        let mut budget: Option<BudgetLimits> = None;
+        let grants = valid
+            .iter()
+            .map(|k| (&k.capabilities, &k.budget))
+            .chain(by_digest.map(|(_, caps, b)| (caps, b)));
+        for (caps, cap) in grants {
+            capabilities.extend(caps.iter().copied());
+            if let Some(cap) = cap {
+                budget = Some(budget.map_or(*cap, |b| lowest(b, *cap)));
+            }
+        }
+        Ok(Admission {
+            digest,
+            signers: valid
+                .iter()
+                .map(|k| (k.name.clone(), k.key_id.to_string()))
+                .collect(),
+            capabilities,
+            budget,
+        })
+    }
+}
+
+/// Each field at the lower of the two.
+pub(crate) fn lowest(a: BudgetLimits, b: BudgetLimits) -> BudgetLimits {
+    BudgetLimits {
+        gas_limit: a.gas_limit.min(b.gas_limit),
+        mana_limit: a.mana_limit.min(b.mana_limit),
+        max_stack_depth: a.max_stack_depth.min(b.max_stack_depth),
+        timeout_ms: a.timeout_ms.min(b.timeout_ms),
+        memory_limit_bytes: a.memory_limit_bytes.min(b.memory_limit_bytes),
+    }
+}
