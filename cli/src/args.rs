@@ -118,6 +118,9 @@ pub struct RunArgs {
     /// For development only; every load is logged as a warning.
     #[arg(long, conflicts_with = "trust_store")]
     pub allow_unsigned: bool,
+    /// Keep compiled policies in this directory (integrity-checked with a key kept there).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }

@@ -51,6 +51,7 @@ pub use crate::state::{StateChanges, StateEvent, UnifiedState};
 pub use crate::trust_store::{
     Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey,
 };
+pub use crate::wasm::cache::CacheError;
 pub use crate::wasm::{
     ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES,
 };

@@ -1,6 +1,7 @@
 //! The component engine: policies as WebAssembly components on wasmtime.
 
 pub(crate) mod bindings;
+pub(crate) mod cache;
 mod linker;
 mod store;
 
@@ -85,6 +86,7 @@ pub struct EngineError(String);
 pub struct ComponentEngine {
     inner: Arc<Inner>,
     trust: Trust,
+    cache: Option<cache::CompiledCache>,
     _ticker: Ticker,
 }
 
@@ -108,6 +110,7 @@ impl ComponentEngine {
                 config,
             }),
             trust: Trust::default(),
+            cache: None,
             _ticker: ticker,
         })
     }
@@ -123,6 +126,21 @@ impl ComponentEngine {
         }
         self.trust = trust;
         self
+    }
+
+    /// Keeps compiled components in `dir`, each integrity-checked with a MAC
+    /// under a key in `dir/cache.key` before it is used; a tampered or
+    /// foreign entry is discarded and recompiled, never loaded. Signatures are
+    /// still verified on every load: the cache only saves compiling.
+    pub fn with_cache(
+        mut self,
+        dir: impl AsRef<std::path::Path>,
+    ) -> Result<Self, cache::CacheError> {
+        self.cache = Some(cache::CompiledCache::open(
+            dir.as_ref(),
+            &self.inner.engine,
+        )?);
+        Ok(self)
     }
 
     /// The wasmtime engine, e.g. to precompile components.
@@ -158,10 +176,13 @@ impl ComponentEngine {
                 None
             }
         };
-        let component =
-            Component::new(&self.inner.engine, bytes).map_err(|e| LoadError::Invalid {
-                reason: format!("{e:#}"),
-            })?;
+        let compiled = match &self.cache {
+            Some(cache) => cache.get_or_compile(&self.inner.engine, bytes),
+            None => Component::new(&self.inner.engine, bytes),
+        };
+        let component = compiled.map_err(|e| LoadError::Invalid {
+            reason: format!("{e:#}"),
+        })?;
         let imports = check_world(&self.inner.engine, &component)?;
         if let Some(admission) = &admission {
             check_grants(&imports, admission)?;

@@ -4,6 +4,7 @@
 #![allow(clippy::panic, reason = "test helpers fail the test by panicking")]
 
 mod bad_input;
+mod cache;
 mod containment;
 mod examples;
 mod signing;

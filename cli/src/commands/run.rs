@@ -32,7 +32,10 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
             Trust::AllowUnsigned
         }
     };
-    let engine = ComponentEngine::new(Default::default())?.with_trust(trust);
+    let mut engine = ComponentEngine::new(Default::default())?.with_trust(trust);
+    if let Some(dir) = &args.cache {
+        engine = engine.with_cache(dir)?;
+    }
     let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
     for path in &args.policies {
         let bytes = std::fs::read(path)
