@@ -12,7 +12,8 @@ tasks:
   setup          install the wasm guest toolchain if it is missing (idempotent)
   build-guests   build every guest policy into a component under target/guests/
   demo           build the guests and the CLI, then evaluate sample requests
-  test           build the guests, then run every test of the workspace
+  test           build the guests, run every test of the workspace, then `fuzz`
+  fuzz           run each fuzz target for FUZZ_SECONDS (default 60), installing cargo-fuzz if missing
   ci             what CI runs: fmt check, clippy, then `test`
 ";
 
@@ -23,6 +24,7 @@ fn main() -> ExitCode {
         "build-guests" => guests::build_all().map(|_| ()),
         "demo" => demo(),
         "test" => test(),
+        "fuzz" => fuzz(),
         "ci" => ci(),
         "" | "help" | "-h" | "--help" => {
             print!("{HELP}");
@@ -122,7 +124,41 @@ fn test() -> Result<(), String> {
     step(
         "running every test (release: the tests drive real wasmtime)",
         || run(cargo().args(["test", "--workspace", "--release"])),
-    )
+    )?;
+    fuzz()
+}
+
+/// Fuzz targets in `fuzz/`, each run for a bounded time.
+const FUZZ_TARGETS: [&str; 1] = ["signature_section"];
+
+fn fuzz() -> Result<(), String> {
+    let has_cargo_fuzz = cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_cargo_fuzz {
+        step("installing cargo-fuzz (once, about a minute)", || {
+            run(cargo().args(["install", "--locked", "cargo-fuzz"]))
+        })?;
+    }
+    let seconds = std::env::var("FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
+    let root = guests::workspace_root();
+    for target in FUZZ_TARGETS {
+        step(&format!("fuzzing {target} for {seconds} s"), || {
+            // cargo-fuzz passes -Z sanitizer flags; this lets a stable toolchain take them.
+            run(cargo()
+                .current_dir(&root)
+                .env("RUSTC_BOOTSTRAP", "1")
+                .args([
+                    "fuzz",
+                    "run",
+                    target,
+                    "--",
+                    &format!("-max_total_time={seconds}"),
+                ]))
+        })?;
+    }
+    Ok(())
 }
 
 fn ci() -> Result<(), String> {
