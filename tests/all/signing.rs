@@ -239,3 +239,49 @@ fn trust_store_mistakes_are_named() {
     let line = keys::public_key_openssh(&key(1).verifying_key(), "");
     assert!(err(&format!("[[key]]\nname = \"a\"\npublic_key = \"{line}\"\n[[key]]\nname = \"b\"\npublic_key = \"{line}\"")).contains("keys `a` and `b` are the same key"));
 }
+
+#[test]
+fn a_signature_over_other_bytes_is_refused() {
+    let ops = key(1);
+    let engine = engine(store(&[("ops", &ops, KYC_CAPS)], &[]));
+    let other = erynoa_sign::signature_payload(&signed("trust_threshold", &ops)).expect("payload");
+    let e = engine
+        .load_component_detached("kyc", &guest_bytes("kyc_score"), Some(&other))
+        .map(|_| ())
+        .expect_err("refused");
+    assert!(
+        e.to_string()
+            .contains("the component was changed after signing"),
+        "{e}"
+    );
+}
+
+#[test]
+fn no_byte_of_a_signed_example_can_change() {
+    // Every byte of the signature section and every 37th byte after it,
+    // each with a low and a high bit flipped, through the real load path.
+    let ops = key(1);
+    let engine = engine(store(&[("ops", &ops, KYC_CAPS)], &[]));
+    let good = signed("kyc_score", &ops);
+    assert!(engine.load_component("kyc", &good).is_ok());
+    let section_end = good
+        .windows(9)
+        .position(|w| w == b"signature")
+        .expect("section")
+        + 9
+        + 140;
+    let positions = (0..section_end.min(good.len())).chain((section_end..good.len()).step_by(37));
+    let mut checked = 0;
+    for at in positions {
+        for bit in [0x01, 0x80] {
+            let mut flipped = good.clone();
+            flipped[at] ^= bit;
+            assert!(
+                engine.load_component("kyc", &flipped).is_err(),
+                "byte {at} bit {bit:#04x} accepted"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 2_000, "{checked}");
+}
