@@ -29,6 +29,7 @@ mod compile;
 mod diagnostic;
 pub mod eclc;
 mod format;
+pub mod optimizer;
 pub mod lexer;
 mod parser;
 pub mod vm;
