@@ -40,10 +40,23 @@ impl TrustVector {
         [self.r, self.i, self.c, self.p, self.v, self.omega]
     }
 
-    /// The arithmetic mean of the six dimensions, summed left to right as the
-    /// legacy `TrustNorm` opcode does; what `trust.trust-norm` returns.
+    /// A vector from dimensions in legacy index order R, I, C, P, V, Ω.
+    pub const fn from_array(t: [f64; 6]) -> Self {
+        Self {
+            r: t[0],
+            i: t[1],
+            c: t[2],
+            p: t[3],
+            v: t[4],
+            omega: t[5],
+        }
+    }
+
+    /// The arithmetic mean of the six dimensions, summed left to right from
+    /// −0.0 as the legacy `TrustNorm` opcode does; what `trust.trust-norm`
+    /// returns.
     pub fn mean(&self) -> f64 {
-        self.to_array().iter().sum::<f64>() / 6.0
+        self.to_array().iter().fold(-0.0, |acc, x| acc + x) / 6.0
     }
 
     /// `Σ wᵢ·xᵢ / Σ wᵢ`, or 0 when the weights sum to 0 or less (the legacy

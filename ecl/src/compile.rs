@@ -574,7 +574,7 @@ impl<'c> Lowering<'c> {
         };
         if let Some(code) = arith(op) {
             let lt = self.want(l, Want::Number);
-            if op == BinOp::Add && matches!(lt, Err(_)) && matches!(self.peek_ty(l), Some(Ty::Str)) {
+            if op == BinOp::Add && lt.is_err() && matches!(self.peek_ty(l), Some(Ty::Str)) {
                 return Err(type_error(&l.span, "a number", Ty::Str)
                     .help("`+` adds numbers; strings cannot be joined"));
             }
@@ -725,7 +725,14 @@ impl<'c> Lowering<'c> {
             ("store_put", _) => (ops(self, &[Text, Text, Text], O::StorePut)?, Ty::Nothing).1,
             ("store_delete", _) => (ops(self, &[Text, Text], O::StoreDelete)?, Ty::Bool).1,
             ("emit_event", _) => (ops(self, &[Text, Text], O::EmitEvent)?, Ty::Nothing).1,
-            ("str", _) => (ops(self, &[Value], O::ToText)?, Ty::Str).1,
+            ("str", _) => {
+                let ty = self.want(&args[0], Value)?;
+                if matches!(ty, Ty::Trust | Ty::Array) {
+                    return Err(type_error(&args[0].span, "a number, bool, string or DID", ty));
+                }
+                self.emit(O::ToText);
+                Ty::Str
+            }
             ("num", _) => (ops(self, &[Text], O::ToNumber)?, Ty::Number).1,
             ("did", _) => {
                 let ExprKind::Str(s) = &strip_parens(&args[0]).kind else {

@@ -276,11 +276,16 @@ pub(crate) fn legacy_min(a: f64, b: f64) -> f64 {
     if a.is_nan() || b < a { b } else { a }
 }
 
-/// The text `ToText` and `str()` give a value.
-pub fn text_of(v: &Value) -> String {
+/// The text `ToText` and `str()` give a value: numbers in their shortest
+/// round-trip form, DIDs as written. Trust vectors and arrays have none.
+pub fn text_of(v: &Value) -> Result<String, VmError> {
     match v {
-        Value::String(s) | Value::Did(s) => s.to_string(),
-        other => other.to_string(),
+        Value::String(s) | Value::Did(s) => Ok(s.to_string()),
+        Value::TrustVector(_) | Value::Array(_) => Err(VmError::Domain(format!(
+            "str() takes a number, bool, null, string or DID, got {}",
+            v.type_name()
+        ))),
+        other => Ok(other.to_string()),
     }
 }
 
@@ -639,7 +644,7 @@ impl Vm {
             Contains => {
                 let arr = self.pop_a()?;
                 let v = self.pop()?;
-                self.stack.push(Value::Bool(arr.iter().any(|e| *e == v)));
+                self.stack.push(Value::Bool(arr.contains(&v)));
             }
             ArrayLen => {
                 let arr = self.pop_a()?;
@@ -728,7 +733,7 @@ impl Vm {
             }
             ToText => {
                 let v = self.pop()?;
-                self.stack.push(Value::String(Arc::from(text_of(&v))));
+                self.stack.push(Value::String(Arc::from(text_of(&v)?)));
             }
             ToNumber => {
                 let s = self.pop_s()?;
@@ -751,7 +756,7 @@ fn unreachable_op() -> &'static OpCode {
 
 /// `TrustNorm`: the plain mean, summed left to right from −0.0.
 pub fn trust_mean(t: &[f64; 6]) -> f64 {
-    t.iter().fold(-0.0, |acc, x| acc + x) / 6.0
+    erynoa_core::TrustVector::from_array(*t).mean()
 }
 
 /// `TrustDistance`: the Euclidean distance.
@@ -778,12 +783,7 @@ pub fn weighted_avg(t: &[f64; 6], w: &[Value]) -> Result<f64, VmError> {
             _ => return Err(VmError::Domain("Weight must be a number".into())),
         }
     }
-    let total: f64 = weights.iter().sum();
-    if total <= 0.0 {
-        return Ok(0.0);
-    }
-    let sum: f64 = t.iter().zip(&weights).map(|(x, w)| x * w).sum();
-    Ok(sum / total)
+    Ok(erynoa_core::TrustVector::from_array(*t).weighted(&weights))
 }
 
 /// `Surprisal`: `-log2 p` for p in (0, 1].
@@ -808,7 +808,8 @@ pub fn sqrt(n: f64) -> Result<f64, VmError> {
 
 /// `Clamp`. The legacy VM crashed on min > max; this is an error instead.
 pub fn clamp(v: f64, min: f64, max: f64) -> Result<f64, VmError> {
-    if !(min <= max) {
+    // NaN bounds fail this too.
+    if min.partial_cmp(&max).is_none_or(|o| o.is_gt()) {
         return Err(VmError::Domain(format!(
             "clamp requires min <= max, got min {min} and max {max}"
         )));

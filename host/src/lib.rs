@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod ecl;
 mod engine;
 mod evaluate;
 mod request;
@@ -42,6 +43,7 @@ pub use erynoa_core::{
     BudgetLimits, Exhaustion, GasLayer, LayerTotals, Rejected, TrustVector, Value,
 };
 
+pub use crate::ecl::{BytecodeEngine, BytecodePolicy};
 pub use crate::engine::{
     Decision, Effect, Evaluation, Failure, LoadError, Policy, PolicyEngine, PolicyInfo,
 };

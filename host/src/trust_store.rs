@@ -220,6 +220,14 @@ pub enum AdmissionError {
     /// The signature check failed.
     #[error("{0}")]
     Signature(SignError),
+    /// An ECL or bytecode file whose digest no `[[component]]` entry pins.
+    #[error(
+        "{digest} is not pinned: add `[[component]] digest = \"{digest}\"` with its capabilities to the trust store"
+    )]
+    NotPinned {
+        /// The file's `sha256:` digest.
+        digest: String,
+    },
     /// Every signature that verified is by a revoked key.
     #[error("signed only by revoked keys: {key_ids}")]
     Revoked {
@@ -337,6 +345,38 @@ impl TrustStore {
                 .iter()
                 .map(|k| (k.name.clone(), k.key_id.to_string()))
                 .collect(),
+            capabilities,
+            budget,
+        })
+    }
+}
+
+impl TrustStore {
+    /// Admits an unsigned file (ECL source, legacy bytecode) only if its
+    /// SHA-256 digest is pinned by a `[[component]]` entry, with that
+    /// entry's capabilities and budget.
+    pub fn admit_pinned(&self, bytes: &[u8]) -> Result<Admission, AdmissionError> {
+        use sha2::Digest;
+        let hex: String = sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let digest = format!("sha256:{hex}");
+        let mut pinned = self.components.iter().filter(|(d, _, _)| *d == digest).peekable();
+        if pinned.peek().is_none() {
+            return Err(AdmissionError::NotPinned { digest });
+        }
+        let mut capabilities = BTreeSet::new();
+        let mut budget: Option<BudgetLimits> = None;
+        for (_, caps, cap) in pinned {
+            capabilities.extend(caps.iter().copied());
+            if let Some(cap) = cap {
+                budget = Some(budget.map_or(*cap, |b| lowest(b, *cap)));
+            }
+        }
+        Ok(Admission {
+            digest,
+            signers: Vec::new(),
             capabilities,
             budget,
         })
