@@ -68,15 +68,16 @@ impl TrustVector {
     /// assert_eq!(tv.weighted(&[1.0, 1.0, 0.0, 0.0, 0.0, 0.0]), 0.5);
     /// ```
     pub fn weighted(&self, weights: &[f64; 6]) -> f64 {
-        let total: f64 = weights.iter().sum();
+        // Sums start from −0.0, as std's `Sum` does, spelled out so compiled
+        // ECL can do exactly the same.
+        let total = weights.iter().fold(-0.0, |acc, w| acc + w);
         if total <= 0.0 {
             return 0.0;
         }
         self.to_array()
             .iter()
             .zip(weights)
-            .map(|(x, w)| x * w)
-            .sum::<f64>()
+            .fold(-0.0, |acc, (x, w)| acc + x * w)
             / total
     }
 

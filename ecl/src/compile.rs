@@ -241,9 +241,7 @@ fn distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(cur + 1);
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
             prev = cur;
         }
     }
@@ -335,8 +333,10 @@ impl<'c> Lowering<'c> {
 
     fn value(&self, ty: Ty, span: &Span) -> Result<(), Diagnostic> {
         if ty == Ty::Nothing {
-            return Err(Diagnostic::new("E0203", span.clone(), "this call has no value")
-                .label("returns nothing"));
+            return Err(
+                Diagnostic::new("E0203", span.clone(), "this call has no value")
+                    .label("returns nothing"),
+            );
         }
         Ok(())
     }
@@ -633,7 +633,13 @@ impl<'c> Lowering<'c> {
         }
     }
 
-    fn call(&mut self, name: &str, span: &Span, args: &[Expr], whole: &Span) -> Result<Ty, Diagnostic> {
+    fn call(
+        &mut self,
+        name: &str,
+        span: &Span,
+        args: &[Expr],
+        whole: &Span,
+    ) -> Result<Ty, Diagnostic> {
         use OpCode as O;
         let Some((_, arities)) = BUILTINS.iter().find(|(n, _)| *n == name) else {
             let d = Diagnostic::new("E0201", span.clone(), format!("unknown function `{name}`"))
@@ -669,7 +675,11 @@ impl<'c> Lowering<'c> {
             ("trust_norm", _) => (ops(self, &[Trust], O::TrustNorm)?, Ty::Number).1,
             ("trust_combine", _) => (ops(self, &[Trust, Trust], O::TrustCombine)?, Ty::Trust).1,
             ("trust_above_threshold", _) => {
-                (ops(self, &[Trust, Number], O::TrustAboveThreshold)?, Ty::Bool).1
+                (
+                    ops(self, &[Trust, Number], O::TrustAboveThreshold)?,
+                    Ty::Bool,
+                )
+                    .1
             }
             ("trust_distance", _) => (ops(self, &[Trust, Trust], O::TrustDistance)?, Ty::Number).1,
             ("trust_weighted_avg", _) => {
@@ -728,7 +738,11 @@ impl<'c> Lowering<'c> {
             ("str", _) => {
                 let ty = self.want(&args[0], Value)?;
                 if matches!(ty, Ty::Trust | Ty::Array) {
-                    return Err(type_error(&args[0].span, "a number, bool, string or DID", ty));
+                    return Err(type_error(
+                        &args[0].span,
+                        "a number, bool, string or DID",
+                        ty,
+                    ));
                 }
                 self.emit(O::ToText);
                 Ty::Str
@@ -755,7 +769,11 @@ impl<'c> Lowering<'c> {
                 Ty::Did
             }
             _ => {
-                return Err(Diagnostic::new("E0202", whole.clone(), format!("cannot call `{name}` like this")));
+                return Err(Diagnostic::new(
+                    "E0202",
+                    whole.clone(),
+                    format!("cannot call `{name}` like this"),
+                ));
             }
         };
         Ok(ty)
@@ -798,14 +816,13 @@ pub fn stack_effect(op: &OpCode) -> (usize, usize) {
         Swap => (2, 2),
         Pick(n) => (usize::from(*n) + 1, usize::from(*n) + 2),
         Add | Sub | Mul | Div | Mod | Min | Max | Eq | Neq | Gt | Gte | Lt | Lte | And | Or
-        | TrustCombine | TrustAboveThreshold | TrustWeightedAvg | TrustDistance
-        | HasCredential | StrEqIgnoreCase | StrContains | Contains | ArrayGet | StoreGet
-        | StoreDelete => (2, 1),
+        | TrustCombine | TrustAboveThreshold | TrustWeightedAvg | TrustDistance | HasCredential
+        | StrEqIgnoreCase | StrContains | Contains | ArrayGet | StoreGet | StoreDelete => (2, 1),
         Require | EmitEvent => (2, 0),
         StorePut => (3, 0),
         Neg | Not | TrustDim(_) | TrustNorm | LoadTrust | ResolveDid | GetBalance | Surprisal
-        | StrLen | MathAbs | MathSqrt | MathFloor | MathCeil | MathRound | TimeSince
-        | ArrayLen | LoadParam | ToBool | ToText | ToNumber => (1, 1),
+        | StrLen | MathAbs | MathSqrt | MathFloor | MathCeil | MathRound | TimeSince | ArrayLen
+        | LoadParam | ToBool | ToText | ToNumber => (1, 1),
         TrustCreate => (6, 1),
         Clamp | Lerp => (3, 1),
         MakeArray(n) => (*n as usize, 1),

@@ -110,7 +110,9 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
             out.extend_from_slice(&(s.len() as u64).to_le_bytes());
             out.extend_from_slice(s.as_bytes());
         }
-        Value::TrustVector(t) => t.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Value::TrustVector(t) => t
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         Value::Array(items) => {
             out.extend_from_slice(&(items.len() as u64).to_le_bytes());
             items.iter().for_each(|i| write_value(out, i));

@@ -90,7 +90,10 @@ impl Formatter<'_> {
         let Some(c) = self.comments.get(self.next) else {
             return;
         };
-        if c.span.start >= end && !self.src[end..c.span.start].contains('\n') && !c.text.contains('\n') {
+        if c.span.start >= end
+            && !self.src[end..c.span.start].contains('\n')
+            && !c.text.contains('\n')
+        {
             let text = c.text.clone();
             if self.out.ends_with('\n') {
                 self.out.pop();
@@ -224,7 +227,8 @@ mod tests {
 
     #[test]
     fn numbers_and_strings_round_trip() {
-        let out = format("policy \"p\" { return 1e3 + 0.5 == -(2) && \"\\u{1}\" == \"Ω\" }").unwrap();
+        let out =
+            format("policy \"p\" { return 1e3 + 0.5 == -(2) && \"\\u{1}\" == \"Ω\" }").unwrap();
         assert_eq!(
             out,
             "policy \"p\" {\n    return 1000 + 0.5 == -(2) && \"\\u{1}\" == \"Ω\"\n}\n"

@@ -165,11 +165,14 @@ pub fn lex(src: &str) -> Result<(Vec<Token>, Vec<Comment>), Diagnostic> {
                 i = end;
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let end = src[i + 2..].find("*/").map(|n| i + 2 + n + 2).ok_or_else(|| {
-                    Diagnostic::new("E0005", i..i + 2, "unterminated block comment")
-                        .label("this comment is never closed")
-                        .help("close it with `*/`")
-                })?;
+                let end = src[i + 2..]
+                    .find("*/")
+                    .map(|n| i + 2 + n + 2)
+                    .ok_or_else(|| {
+                        Diagnostic::new("E0005", i..i + 2, "unterminated block comment")
+                            .label("this comment is never closed")
+                            .help("close it with `*/`")
+                    })?;
                 comments.push(Comment {
                     text: src[i..end].to_owned(),
                     span: i..end,
@@ -249,7 +252,10 @@ pub fn lex(src: &str) -> Result<(Vec<Token>, Vec<Comment>), Diagnostic> {
                     b']' => Tok::RBracket,
                     _ => return Err(unexpected(src, i)),
                 };
-                tokens.push(Token { tok, span: i..i + 1 });
+                tokens.push(Token {
+                    tok,
+                    span: i..i + 1,
+                });
                 i += 1;
             }
         }
@@ -315,22 +321,18 @@ fn number(src: &str, start: usize) -> Result<(f64, usize), Diagnostic> {
     };
     let mut i = digits(start);
     if b[start] == b'0' && i > start + 1 {
-        return Err(Diagnostic::new(
-            "E0004",
-            start..i,
-            "numbers cannot have leading zeros",
-        )
-        .help(format!("write `{}`", trimmed_zeros(&src[start..i]))));
+        return Err(
+            Diagnostic::new("E0004", start..i, "numbers cannot have leading zeros")
+                .help(format!("write `{}`", trimmed_zeros(&src[start..i]))),
+        );
     }
     if b.get(i) == Some(&b'.') {
         let frac = digits(i + 1);
         if frac == i + 1 {
-            return Err(Diagnostic::new(
-                "E0004",
-                start..i + 1,
-                "a number cannot end in `.`",
-            )
-            .help(format!("write `{}.0`", &src[start..i])));
+            return Err(
+                Diagnostic::new("E0004", start..i + 1, "a number cannot end in `.`")
+                    .help(format!("write `{}.0`", &src[start..i])),
+            );
         }
         i = frac;
     }

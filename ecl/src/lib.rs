@@ -26,15 +26,18 @@
 pub mod ast;
 pub mod bytecode;
 mod compile;
+pub mod component;
 mod diagnostic;
 pub mod eclc;
 mod format;
-pub mod optimizer;
 pub mod lexer;
+pub mod optimizer;
 mod parser;
 pub mod vm;
 
-pub use compile::{BUILTINS, MAX_STACK, Program, Ty, check, compile, compile_expr, compile_file, stack_effect};
+pub use compile::{
+    BUILTINS, MAX_STACK, Program, Ty, check, compile, compile_expr, compile_file, stack_effect,
+};
 pub use diagnostic::{Diagnostic, Diagnostics, line_col};
 pub use format::{format, quote};
 pub use parser::{MAX_NESTING, parse, parse_expr, strip_parens};

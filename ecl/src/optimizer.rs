@@ -167,13 +167,19 @@ mod tests {
             [n(20.0), Return]
         );
         let t = |b| PushConst(Value::Bool(b));
-        assert_eq!(optimize(&[t(true), t(false), And, Return]), [t(false), Return]);
+        assert_eq!(
+            optimize(&[t(true), t(false), And, Return]),
+            [t(false), Return]
+        );
         assert_eq!(optimize(&[n(5.0), Neg, Return]), [n(-5.0), Return]);
         assert_eq!(optimize(&[n(1.0), Pop, n(2.0), Return]), [n(2.0), Return]);
         assert_eq!(optimize(&[t(true), Not, Not, Return]), [t(true), Return]);
         assert_eq!(optimize(&[n(5.0), Neg, Neg, Return]), [n(5.0), Return]);
         assert_eq!(optimize(&[n(5.0), n(0.0), Add, Return]), [n(5.0), Return]);
-        assert_eq!(optimize(&[n(1.0), Return, n(2.0), Return]), [n(1.0), Return]);
+        assert_eq!(
+            optimize(&[n(1.0), Return, n(2.0), Return]),
+            [n(1.0), Return]
+        );
         assert_eq!(
             optimize(&[n(2.0), n(3.0), Add, n(1.0), Mul, Return]),
             [n(5.0), Return]
@@ -183,8 +189,12 @@ mod tests {
     #[test]
     fn a_stale_target_past_the_end_does_not_panic() {
         // Legacy: `if 1 + 1 + 1 + 1 == 3 { return 1 }` panicked in DCE.
-        let p = crate::compile("policy \"t\" { if 1 + 1 + 1 + 1 == 3 { return 1 } }", None).unwrap();
+        let p =
+            crate::compile("policy \"t\" { if 1 + 1 + 1 + 1 == 3 { return 1 } }", None).unwrap();
         let out = optimize(&p.code);
-        assert!(out.iter().all(|op| op.target().is_none_or(|t| t <= out.len())));
+        assert!(
+            out.iter()
+                .all(|op| op.target().is_none_or(|t| t <= out.len()))
+        );
     }
 }

@@ -53,7 +53,9 @@ impl Parser<'_> {
     }
 
     fn span(&self) -> Span {
-        self.tokens[self.pos.min(self.tokens.len() - 1)].span.clone()
+        self.tokens[self.pos.min(self.tokens.len() - 1)]
+            .span
+            .clone()
     }
 
     fn prev_end(&self) -> usize {
@@ -175,13 +177,11 @@ impl Parser<'_> {
                 s
             }
             Tok::Ident(n) => {
-                return Err(Diagnostic::new(
-                    "E0100",
-                    self.span(),
-                    "a policy's name is a string",
-                )
-                .label("not a string")
-                .help(format!("write `policy \"{n}\"`")));
+                return Err(
+                    Diagnostic::new("E0100", self.span(), "a policy's name is a string")
+                        .label("not a string")
+                        .help(format!("write `policy \"{n}\"`")),
+                );
             }
             _ => return Err(self.error("the policy's name as a string")),
         };
@@ -260,11 +260,13 @@ impl Parser<'_> {
             }
             Tok::Deny => {
                 self.bump();
-                let starts_expr = !matches!(
-                    self.peek(),
-                    Tok::RBrace | Tok::Semi | Tok::Eof
-                ) && !self.at_statement_start();
-                StmtKind::Deny(if starts_expr { Some(self.expr()?) } else { None })
+                let starts_expr = !matches!(self.peek(), Tok::RBrace | Tok::Semi | Tok::Eof)
+                    && !self.at_statement_start();
+                StmtKind::Deny(if starts_expr {
+                    Some(self.expr()?)
+                } else {
+                    None
+                })
             }
             Tok::If => return self.if_stmt(),
             _ if self.starts_expr() => {
@@ -551,7 +553,11 @@ mod tests {
         assert_eq!(code("policy \"t\" { 1 + 2 }"), "E0104");
         assert_eq!(code("policy \"t\" { return x.trust(5).R }"), "E0105");
         assert_eq!(code("const X = 1 + 2"), "E0102");
-        let deep = format!("policy \"t\" {{ return {}1{} }}", "(".repeat(500), ")".repeat(500));
+        let deep = format!(
+            "policy \"t\" {{ return {}1{} }}",
+            "(".repeat(500),
+            ")".repeat(500)
+        );
         assert_eq!(code(&deep), "E0101");
     }
 

@@ -132,10 +132,7 @@ pub enum VmError {
     Exhausted(Exhaustion),
     /// A host call failed.
     #[error("{message}")]
-    Host {
-        code: &'static str,
-        message: String,
-    },
+    Host { code: &'static str, message: String },
 }
 
 fn exhaustion_name(e: &Exhaustion) -> &'static str {
@@ -295,7 +292,7 @@ pub fn number_of(s: &str) -> Result<f64, VmError> {
         .parse::<f64>()
         .ok()
         .filter(|n| n.is_finite())
-        .ok_or_else(|| VmError::Domain(format!("not a number: {s:?}")))
+        .ok_or_else(|| VmError::Domain(format!("not a number: {s}")))
 }
 
 impl Vm {
@@ -708,7 +705,8 @@ impl Vm {
                 let key = self.pop_s()?;
                 let store = self.pop_s()?;
                 let v = host.store_get(&store, &key)?;
-                self.stack.push(v.map_or(Value::Null, |s| Value::string(&s)));
+                self.stack
+                    .push(v.map_or(Value::Null, |s| Value::string(&s)));
             }
             StorePut => {
                 let value = self.pop_s()?;
@@ -763,8 +761,7 @@ pub fn trust_mean(t: &[f64; 6]) -> f64 {
 pub fn trust_distance(a: &[f64; 6], b: &[f64; 6]) -> f64 {
     a.iter()
         .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f64>()
+        .fold(-0.0, |acc, (x, y)| acc + (x - y) * (x - y))
         .sqrt()
 }
 

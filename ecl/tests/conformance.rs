@@ -80,7 +80,10 @@ fn alice() -> StubHost {
 
 #[test]
 fn s1_s9_s13_s51_s52_s53_simple_policies() {
-    assert_eq!(src("\npolicy \"test\" {\n    require true\n}\n"), (Ok(b(true)), 10));
+    assert_eq!(
+        src("\npolicy \"test\" {\n    require true\n}\n"),
+        (Ok(b(true)), 10)
+    );
     assert_eq!(
         src("\nconst MAX_TRANSFER = 10000\n\npolicy \"test\" {\n require true\n}\n"),
         (Ok(b(true)), 10)
@@ -91,7 +94,10 @@ fn s1_s9_s13_s51_s52_s53_simple_policies() {
         src("// head\npolicy \"t\" { // c1\n require true // c2\n}\n"),
         (Ok(b(true)), 10)
     );
-    assert_eq!(src("policy \"t\" { require true require 1 < 2 }"), (Ok(b(true)), 17));
+    assert_eq!(
+        src("policy \"t\" { require true require 1 < 2 }"),
+        (Ok(b(true)), 17)
+    );
     let (file, _) = erynoa_ecl::parse("\npolicy \"test\" {\n    require true\n}\n").unwrap();
     assert_eq!(file.policies().count(), 1);
 }
@@ -100,16 +106,32 @@ fn s1_s9_s13_s51_s52_s53_simple_policies() {
 fn s2_s8_s10_unbound_names_are_compile_errors_in_ecl_1() {
     // Legacy: `x` became DID("x") and the run failed with
     // `Expected number, got did`.
-    assert_eq!(compile_error("policy \"test\" {\n require x > 5, \"x must be greater than 5\"\n}"), "E0200");
-    assert_eq!(compile_error("policy \"c\" {\n let max_amount = 1000 * 0.5\n require amount <= max_amount\n}"), "E0200");
-    assert_eq!(compile_error("policy \"c\" {\n if x > 10 {\n emit \"large\"\n } else {\n emit \"small\"\n }\n}"), "E0200");
+    assert_eq!(
+        compile_error("policy \"test\" {\n require x > 5, \"x must be greater than 5\"\n}"),
+        "E0200"
+    );
+    assert_eq!(
+        compile_error(
+            "policy \"c\" {\n let max_amount = 1000 * 0.5\n require amount <= max_amount\n}"
+        ),
+        "E0200"
+    );
+    assert_eq!(
+        compile_error(
+            "policy \"c\" {\n if x > 10 {\n emit \"large\"\n } else {\n emit \"small\"\n }\n}"
+        ),
+        "E0200"
+    );
     // The legacy bytecode gives the legacy error.
     let legacy = [push(Value::did("x")), pn(5.0), Gt, Assert];
     assert_eq!(bc(&legacy).0, Err("Expected number, got did".into()));
     // The ECL 1.0 spelling of S8 works.
     let mut host = StubHost::new().with_param("amount", n(400.0));
     assert_eq!(
-        src_on("policy \"c\" { let max_amount = 1000 * 0.5  require param(\"amount\") <= max_amount }", &mut host),
+        src_on(
+            "policy \"c\" { let max_amount = 1000 * 0.5  require param(\"amount\") <= max_amount }",
+            &mut host
+        ),
         // 1000, 0.5, *, "amount", param, load, <=, assert, true, return
         (Ok(b(true)), 1 + 1 + 3 + 1 + 2 + 2 + 2 + 3 + 1 + 5)
     );
@@ -125,7 +147,11 @@ fn s3_s66_s69_expressions_and_the_legacy_optimizer() {
     assert_eq!(opt, [pn(5.0), Return]);
     assert_eq!(bc(&opt), (Ok(n(5.0)), 6));
     // S67 [LEGACY-BUG]: the optimizer jumps over the else branch.
-    let p = erynoa_ecl::compile("policy \"t\" { if 1 + 1 == 3 { return 1 } else { return 2 } }", None).unwrap();
+    let p = erynoa_ecl::compile(
+        "policy \"t\" { if 1 + 1 == 3 { return 1 } else { return 2 } }",
+        None,
+    )
+    .unwrap();
     assert_eq!(bc(&p.code), (Ok(n(2.0)), 15));
     assert_eq!(bc(&optimize(&p.code)), (Ok(b(true)), 12));
     // S68: peephole removes `+ 0` even from a bool.
@@ -142,17 +168,38 @@ fn s3_s66_s69_expressions_and_the_legacy_optimizer() {
 
 #[test]
 fn s4_s37_s38_s39_s40_trust_access() {
-    assert_eq!(src("policy \"trust_check\" {\n require sender.trust.R >= 0.5\n}"), (Ok(b(true)), 116));
-    assert_eq!(src("policy \"t\" { return sender.trust.omega }"), (Ok(n(0.5)), 109));
-    assert_eq!(src("policy \"t\" { return sender.trust.Ω }"), (Ok(n(0.5)), 109));
     assert_eq!(
-        src("policy \"t\" { return sender.trust.I + sender.trust.C + sender.trust.P + sender.trust.V }"),
+        src("policy \"trust_check\" {\n require sender.trust.R >= 0.5\n}"),
+        (Ok(b(true)), 116)
+    );
+    assert_eq!(
+        src("policy \"t\" { return sender.trust.omega }"),
+        (Ok(n(0.5)), 109)
+    );
+    assert_eq!(
+        src("policy \"t\" { return sender.trust.Ω }"),
+        (Ok(n(0.5)), 109)
+    );
+    assert_eq!(
+        src(
+            "policy \"t\" { return sender.trust.I + sender.trust.C + sender.trust.P + sender.trust.V }"
+        ),
         (Ok(n(2.0)), 427)
     );
-    let host = || StubHost::new().with_trust("did:erynoa:self:alice", [0.8, 0.7, 0.6, 0.5, 0.4, 0.3]);
-    assert_eq!(src_on("policy \"t\" { return sender.trust.R }", &mut host().with_caller("did:test:bob")), (Ok(n(0.1)), 109));
+    let host =
+        || StubHost::new().with_trust("did:erynoa:self:alice", [0.8, 0.7, 0.6, 0.5, 0.4, 0.3]);
     assert_eq!(
-        src_on("policy \"t\" { return \"did:erynoa:self:alice\".trust.R }", &mut host()),
+        src_on(
+            "policy \"t\" { return sender.trust.R }",
+            &mut host().with_caller("did:test:bob")
+        ),
+        (Ok(n(0.1)), 109)
+    );
+    assert_eq!(
+        src_on(
+            "policy \"t\" { return \"did:erynoa:self:alice\".trust.R }",
+            &mut host()
+        ),
         (Ok(n(0.8)), 109)
     );
     // The run_policy form of S4 pays one more gas for the pushed caller.
@@ -170,64 +217,149 @@ fn s5_s6_s7_s45_s46_credential_and_balance_of_the_caller() {
     assert_eq!(bc(&legacy).0, Err("Stack underflow".into()));
     let host = || StubHost::new().with_credential("did:test:alice", "kyc");
     let s6 = "policy \"t\" { require credential(\"kyc\") }";
-    assert_eq!(src_on(s6, &mut host().with_caller("did:test:alice")), (Ok(b(true)), 61));
+    assert_eq!(
+        src_on(s6, &mut host().with_caller("did:test:alice")),
+        (Ok(b(true)), 61)
+    );
     let (r, gas) = src_on(s6, &mut host().with_caller("did:test:bob"));
     assert_eq!((r, gas), (Err("Assertion failed".into()), 55));
     // The same through run_policy on the legacy bytecode.
-    assert_eq!(rp(&[push(Value::string("kyc")), HasCredential, Assert, push(b(true)), Return], &mut host().with_caller("did:test:alice")), (Ok(b(true)), 61));
+    assert_eq!(
+        rp(
+            &[
+                push(Value::string("kyc")),
+                HasCredential,
+                Assert,
+                push(b(true)),
+                Return
+            ],
+            &mut host().with_caller("did:test:alice")
+        ),
+        (Ok(b(true)), 61)
+    );
     let mut h = host().with_caller("did:test:bob");
-    assert_eq!(rp(&[push(Value::string("kyc")), HasCredential, Assert], &mut h), (Err("Assertion failed".into()), 55));
+    assert_eq!(
+        rp(&[push(Value::string("kyc")), HasCredential, Assert], &mut h),
+        (Err("Assertion failed".into()), 55)
+    );
 
-    let bal = || StubHost::new().with_balance("did:test:alice", 500).with_caller("did:test:alice");
-    assert_eq!(src_on("policy \"t\" { return balance() }", &mut bal()), (Ok(n(500.0)), 56));
-    assert_eq!(src_on("policy \"t\" { require balance() >= 100 }", &mut bal()), (Ok(b(true)), 63));
+    let bal = || {
+        StubHost::new()
+            .with_balance("did:test:alice", 500)
+            .with_caller("did:test:alice")
+    };
+    assert_eq!(
+        src_on("policy \"t\" { return balance() }", &mut bal()),
+        (Ok(n(500.0)), 56)
+    );
+    assert_eq!(
+        src_on("policy \"t\" { require balance() >= 100 }", &mut bal()),
+        (Ok(b(true)), 63)
+    );
     assert_eq!(bc(&[GetBalance, Return]).0, Err("Stack underflow".into()));
 }
 
 #[test]
 fn s14_s41_s42_s43_s44_unknown_fields_and_functions() {
-    assert_eq!(compile_error("policy \"t\" { require sender.credential(\"kyc-verified\") }"), "E0105");
-    assert_eq!(compile_error("policy \"t\" { require sender.credential }"), "E0204");
+    assert_eq!(
+        compile_error("policy \"t\" { require sender.credential(\"kyc-verified\") }"),
+        "E0105"
+    );
+    assert_eq!(
+        compile_error("policy \"t\" { require sender.credential }"),
+        "E0204"
+    );
     let d = erynoa_ecl::compile("policy \"t\" { return sender.trust.r }", None).unwrap_err();
     assert_eq!(d.items[0].code, "E0204");
-    assert_eq!(d.items[0].help.as_deref(), Some("trust dimensions are upper case: `.R`"));
+    assert_eq!(
+        d.items[0].help.as_deref(),
+        Some("trust dimensions are upper case: `.R`")
+    );
     assert_eq!(compile_error("policy \"t\" { return foo(1) }"), "E0201");
     let d = erynoa_ecl::compile("policy \"t\" { return trust_nrm(1) }", None).unwrap_err();
-    assert_eq!(d.items[0].help.as_deref(), Some("did you mean `trust_norm`?"));
+    assert_eq!(
+        d.items[0].help.as_deref(),
+        Some("did you mean `trust_norm`?")
+    );
     // Legacy dropped the call's arguments silently; ECL 1.0 refuses.
-    assert_eq!(compile_error("policy \"t\" { return sender.trust(5).R }"), "E0105");
+    assert_eq!(
+        compile_error("policy \"t\" { return sender.trust(5).R }"),
+        "E0105"
+    );
 }
 
 #[test]
 fn s15_to_s23_arithmetic_logic_and_equality() {
     assert_eq!(src("policy \"t\" { return 2 + 3 * 4 }"), (Ok(n(14.0)), 13));
-    assert_eq!(src("policy \"t\" { return (2 + 3) * 4 }"), (Ok(n(20.0)), 13));
+    assert_eq!(
+        src("policy \"t\" { return (2 + 3) * 4 }"),
+        (Ok(n(20.0)), 13)
+    );
     assert_eq!(src("policy \"t\" { return -7 % 3 }"), (Ok(n(-1.0)), 13));
-    assert_eq!(src("policy \"t\" { return 1 / 0 }").0, Err("Division by zero".into()));
-    assert_eq!(src("policy \"t\" { return 1 % 0 }").0, Err("Modulo by zero".into()));
+    assert_eq!(
+        src("policy \"t\" { return 1 / 0 }").0,
+        Err("Division by zero".into())
+    );
+    assert_eq!(
+        src("policy \"t\" { return 1 % 0 }").0,
+        Err("Modulo by zero".into())
+    );
     assert_eq!(src("policy \"t\" { return 1 == true }"), (Ok(b(false)), 9));
     assert_eq!(src("policy \"t\" { return true + 1 }"), (Ok(n(2.0)), 9));
-    assert_eq!(src("policy \"t\" { return null || true }"), (Ok(b(true)), 9));
+    assert_eq!(
+        src("policy \"t\" { return null || true }"),
+        (Ok(b(true)), 9)
+    );
     // ECL 1.0 short-circuits: `0 && true` stops after the left side.
     assert_eq!(src("policy \"t\" { return 0 && true }"), (Ok(b(false)), 7));
-    assert_eq!(bc(&[pn(0.0), push(b(true)), And, Return]), (Ok(b(false)), 9));
-    // S22: a type error ECL 1.0 finds at compile time; the bytecode's text.
-    assert_eq!(compile_error("policy \"t\" { return \"a\" < \"b\" }"), "E0203");
     assert_eq!(
-        bc(&[push(Value::string("a")), push(Value::string("b")), Lt, Return]).0,
+        bc(&[pn(0.0), push(b(true)), And, Return]),
+        (Ok(b(false)), 9)
+    );
+    // S22: a type error ECL 1.0 finds at compile time; the bytecode's text.
+    assert_eq!(
+        compile_error("policy \"t\" { return \"a\" < \"b\" }"),
+        "E0203"
+    );
+    assert_eq!(
+        bc(&[
+            push(Value::string("a")),
+            push(Value::string("b")),
+            Lt,
+            Return
+        ])
+        .0,
         Err("Expected number, got string".into())
     );
-    assert_eq!(src("policy \"t\" { return \"a\" == \"a\" }"), (Ok(b(true)), 9));
-    assert_eq!(src("policy \"t\" { return sender == \"sender\" }"), (Ok(b(false)), 9));
+    assert_eq!(
+        src("policy \"t\" { return \"a\" == \"a\" }"),
+        (Ok(b(true)), 9)
+    );
+    assert_eq!(
+        src("policy \"t\" { return sender == \"sender\" }"),
+        (Ok(b(false)), 9)
+    );
 }
 
 #[test]
 fn s24_to_s26_require() {
-    assert_eq!(src("policy \"t\" { require false }"), (Err("Assertion failed".into()), 4));
-    assert_eq!(src("policy \"t\" {\n require 1 > 2, \"too small\"\n}").0, Err("Require failed: too small".into()));
-    assert_eq!(src("policy \"t\" { require null }").0, Err("Assertion failed".into()));
+    assert_eq!(
+        src("policy \"t\" { require false }"),
+        (Err("Assertion failed".into()), 4)
+    );
+    assert_eq!(
+        src("policy \"t\" {\n require 1 > 2, \"too small\"\n}").0,
+        Err("Require failed: too small".into())
+    );
+    assert_eq!(
+        src("policy \"t\" { require null }").0,
+        Err("Assertion failed".into())
+    );
     assert_eq!(src("policy \"t\" { require 1 }"), (Ok(b(true)), 10));
-    assert_eq!(compile_error("policy \"t\" { require \"x\", \"m\" }"), "E0203");
+    assert_eq!(
+        compile_error("policy \"t\" { require \"x\", \"m\" }"),
+        "E0203"
+    );
     assert_eq!(
         bc(&[push(Value::string("x")), push(Value::string("m")), Require]).0,
         Err("Expected bool, got string".into())
@@ -237,13 +369,31 @@ fn s24_to_s26_require() {
 #[test]
 fn s27_s28_s29_locals_legacy_bug_fixed_in_ecl_1() {
     // ECL 1.0: real locals, same gas as the legacy Pick code.
-    assert_eq!(src("policy \"t\" { let a = 1\n let b = 2\n return a < b }"), (Ok(b(true)), 13));
-    assert_eq!(src("policy \"t\" { let a = 3\n return a * 2 + a }"), (Ok(n(9.0)), 16));
-    assert_eq!(src("policy \"t\" { let a = 10\n return a }"), (Ok(n(10.0)), 8));
-    assert_eq!(src("policy \"t\" { let a = 1\n let b = 2\n return a }"), (Ok(n(1.0)), 9));
+    assert_eq!(
+        src("policy \"t\" { let a = 1\n let b = 2\n return a < b }"),
+        (Ok(b(true)), 13)
+    );
+    assert_eq!(
+        src("policy \"t\" { let a = 3\n return a * 2 + a }"),
+        (Ok(n(9.0)), 16)
+    );
+    assert_eq!(
+        src("policy \"t\" { let a = 10\n return a }"),
+        (Ok(n(10.0)), 8)
+    );
+    assert_eq!(
+        src("policy \"t\" { let a = 1\n let b = 2\n return a }"),
+        (Ok(n(1.0)), 9)
+    );
     // [LEGACY-BUG] the legacy compiler's Pick code keeps its legacy result.
-    assert_eq!(bc(&[pn(1.0), pn(2.0), Pick(1), Pick(0), Lt, Return]), (Ok(b(false)), 13));
-    assert_eq!(bc(&[pn(3.0), Pick(0), pn(2.0), Mul, Pick(0), Add, Return]), (Ok(n(12.0)), 16));
+    assert_eq!(
+        bc(&[pn(1.0), pn(2.0), Pick(1), Pick(0), Lt, Return]),
+        (Ok(b(false)), 13)
+    );
+    assert_eq!(
+        bc(&[pn(3.0), Pick(0), pn(2.0), Mul, Pick(0), Add, Return]),
+        (Ok(n(12.0)), 16)
+    );
     // A `let` in a branch not taken does not shift later names.
     assert_eq!(
         src("policy \"t\" { let a = 1  if false { let z = 9 }  let b = 2  return a < b }").0,
@@ -254,43 +404,91 @@ fn s27_s28_s29_locals_legacy_bug_fixed_in_ecl_1() {
 #[test]
 fn s30_to_s34_emit_and_control_flow() {
     let mut host = StubHost::new();
-    assert_eq!(src_on("policy \"t\" { emit \"done\" }", &mut host), (Ok(b(true)), 27));
+    assert_eq!(
+        src_on("policy \"t\" { emit \"done\" }", &mut host),
+        (Ok(b(true)), 27)
+    );
     assert_eq!(host.logs, ["emit:done"]);
-    let p = erynoa_ecl::compile("policy \"t\" {\n if 5 > 3 {\n return 1\n } else {\n return 2\n }\n}", None).unwrap();
+    let p = erynoa_ecl::compile(
+        "policy \"t\" {\n if 5 > 3 {\n return 1\n } else {\n return 2\n }\n}",
+        None,
+    )
+    .unwrap();
     assert_eq!(
         p.code,
-        [pn(5.0), pn(3.0), Gt, JumpIfFalse(7), pn(1.0), Return, Jump(9), pn(2.0), Return, push(b(true)), Return]
+        [
+            pn(5.0),
+            pn(3.0),
+            Gt,
+            JumpIfFalse(7),
+            pn(1.0),
+            Return,
+            Jump(9),
+            pn(2.0),
+            Return,
+            push(b(true)),
+            Return
+        ]
     );
     assert_eq!(bc(&p.code), (Ok(n(1.0)), 12));
-    assert_eq!(src("policy \"t\" { if false { return 1 } }"), (Ok(b(true)), 9));
-    assert_eq!(src("policy \"t\" { if true { if false { return 1 } else { return 2 } } }"), (Ok(n(2.0)), 12));
-    assert_eq!(compile_error("policy \"t\" { if \"x\" { return 5 } }"), "E0203");
+    assert_eq!(
+        src("policy \"t\" { if false { return 1 } }"),
+        (Ok(b(true)), 9)
+    );
+    assert_eq!(
+        src("policy \"t\" { if true { if false { return 1 } else { return 2 } } }"),
+        (Ok(n(2.0)), 12)
+    );
+    assert_eq!(
+        compile_error("policy \"t\" { if \"x\" { return 5 } }"),
+        "E0203"
+    );
     assert_eq!(src("policy \"t\" { if 1 { return 5 } }"), (Ok(n(5.0)), 9));
 }
 
 #[test]
 fn s35_s36_constants_and_entry_points_fixed_in_ecl_1() {
     // Legacy returned DID("X") and always ran the first policy.
-    assert_eq!(src("const X = 5\npolicy \"t\" { return X }"), (Ok(n(5.0)), 6));
+    assert_eq!(
+        src("const X = 5\npolicy \"t\" { return X }"),
+        (Ok(n(5.0)), 6)
+    );
     let two = "policy \"a\" { return 1 }\npolicy \"b\" { return 2 }";
     assert_eq!(src(two), (Ok(n(1.0)), 6));
     let p = erynoa_ecl::compile(two, Some("b")).unwrap();
     assert_eq!(bc(&p.code), (Ok(n(2.0)), 6));
-    assert_eq!(erynoa_ecl::compile(two, Some("c")).unwrap_err().first_code(), Some("E0207"));
+    assert_eq!(
+        erynoa_ecl::compile(two, Some("c"))
+            .unwrap_err()
+            .first_code(),
+        Some("E0207")
+    );
 }
 
 #[test]
 fn s47_to_s49_s70_timestamps_operators_and_numbers() {
-    assert_eq!(src("policy \"t\" { return timestamp() }"), (Ok(n(1_700_000_000.0)), 10));
-    assert_eq!(src("policy \"t\" { return (timestamp)() }"), (Ok(n(1_700_000_000.0)), 10));
+    assert_eq!(
+        src("policy \"t\" { return timestamp() }"),
+        (Ok(n(1_700_000_000.0)), 10)
+    );
+    assert_eq!(
+        src("policy \"t\" { return (timestamp)() }"),
+        (Ok(n(1_700_000_000.0)), 10)
+    );
     assert_eq!(src("policy \"t\" { return 1 < 2 < 3 }"), (Ok(b(true)), 12));
     assert_eq!(src("policy \"t\" { return !1 < 2 }"), (Ok(b(true)), 10));
     assert_eq!(src("policy \"t\" { return 1 == 1 < 2 }"), (Ok(b(true)), 12));
     assert_eq!(src("policy \"t\" { return --5 }"), (Ok(n(5.0)), 8));
     assert_eq!(src("policy \"t\" { return 3 - -2 }"), (Ok(n(5.0)), 10));
     assert_eq!(src("policy \"t\" { return 7 / 2 }"), (Ok(n(3.5)), 12));
-    assert_eq!(src("policy \"t\" { return 12345678901234567890 }"), (Ok(n(1.2345678901234567e19)), 6));
-    assert_eq!(src("policy \"t\" { return 0.1 + 0.2 == 0.3 }"), (Ok(b(false)), 12));
+    assert_eq!(
+        src("policy \"t\" { return 12345678901234567890 }"),
+        (Ok(n(1.2345678901234567e19)), 6)
+    );
+    assert_eq!(
+        src("policy \"t\" { return 0.1 + 0.2 == 0.3 }"),
+        (Ok(b(false)), 12)
+    );
 }
 
 #[test]
@@ -299,7 +497,10 @@ fn s50_empty_programs() {
     let mut h = alice();
     assert_eq!(rp(&[], &mut h), (Ok(Value::did("did:test:alice")), 1));
     // ECL 1.0: a file without a policy has nothing to run.
-    assert_eq!(erynoa_ecl::compile("", None).unwrap_err().first_code(), Some("E0208"));
+    assert_eq!(
+        erynoa_ecl::compile("", None).unwrap_err().first_code(),
+        Some("E0208")
+    );
 }
 
 #[test]
@@ -319,7 +520,10 @@ fn s51b_s54_to_s62_layout_and_lexical_rules() {
     ] {
         erynoa_ecl::compile(ok, None).unwrap_or_else(|d| panic!("{ok}: {d}"));
     }
-    assert_eq!(src("policy \"t\" { require 1 < // c\n 2 }"), (Ok(b(true)), 13));
+    assert_eq!(
+        src("policy \"t\" { require 1 < // c\n 2 }"),
+        (Ok(b(true)), 13)
+    );
     // Still errors, with a code.
     for (bad, code) in [
         ("policy t { require true }", "E0100"),
@@ -343,7 +547,13 @@ fn s51b_s54_to_s62_layout_and_lexical_rules() {
 fn s63_s64_s65_gas_limits() {
     let p = erynoa_ecl::compile("policy \"t\" { require true }", None).unwrap();
     let legacy: Vec<OpCode> = p.code.clone();
-    let limits = |gas| BudgetLimits { gas_limit: gas, mana_limit: 1000, max_stack_depth: 1024, timeout_ms: 5000, ..BudgetLimits::default() };
+    let limits = |gas| BudgetLimits {
+        gas_limit: gas,
+        mana_limit: 1000,
+        max_stack_depth: 1024,
+        timeout_ms: 5000,
+        ..BudgetLimits::default()
+    };
     // RP: the caller push makes it 11.
     let mut h = alice().with_limits(limits(11));
     assert_eq!(rp(&legacy, &mut h), (Ok(b(true)), 11));
@@ -351,12 +561,21 @@ fn s63_s64_s65_gas_limits() {
     assert_eq!(rp(&legacy, &mut h), (Err("OutOfGas".into()), 11));
     assert_eq!(h.meter.exhausted().map(|e| e.kind()), Some("out-of-gas"));
     // L: the legacy meter refuses without charging.
-    assert_eq!(outcome(l_mode(&p.code, &mut StubHost::new(), 10).result), Ok(b(true)));
+    assert_eq!(
+        outcome(l_mode(&p.code, &mut StubHost::new(), 10).result),
+        Ok(b(true))
+    );
     let e = l_mode(&p.code, &mut StubHost::new(), 9);
-    assert_eq!(outcome(e.result), Err("Out of gas: needed 5 but only 4 remaining (consumed 5 of 9 limit)".into()));
+    assert_eq!(
+        outcome(e.result),
+        Err("Out of gas: needed 5 but only 4 remaining (consumed 5 of 9 limit)".into())
+    );
     let p = erynoa_ecl::compile("policy \"t\" { return sender.trust.R }", None).unwrap();
     let e = l_mode(&p.code, &mut StubHost::new(), 100);
-    assert_eq!(outcome(e.result), Err("Out of gas: needed 100 but only 99 remaining (consumed 1 of 100 limit)".into()));
+    assert_eq!(
+        outcome(e.result),
+        Err("Out of gas: needed 100 but only 99 remaining (consumed 1 of 100 limit)".into())
+    );
 }
 
 // ---- 8.2 bytecode-level cases ----
@@ -365,30 +584,82 @@ fn s63_s64_s65_gas_limits() {
 fn b1_to_b12_core_opcodes() {
     assert_eq!(bc(&[pn(42.0), Return]), (Ok(n(42.0)), 6));
     assert_eq!(bc(&[pn(5.0), pn(3.0), Add, Return]), (Ok(n(8.0)), 9));
-    assert_eq!(bc(&[pn(10.0), pn(3.0), Sub, pn(2.0), Mul, Return]), (Ok(n(14.0)), 13));
     assert_eq!(
-        bc(&[pn(5.0), pn(3.0), Gt, JumpIfFalse(6), pn(100.0), Return, pn(200.0), Return]),
+        bc(&[pn(10.0), pn(3.0), Sub, pn(2.0), Mul, Return]),
+        (Ok(n(14.0)), 13)
+    );
+    assert_eq!(
+        bc(&[
+            pn(5.0),
+            pn(3.0),
+            Gt,
+            JumpIfFalse(6),
+            pn(100.0),
+            Return,
+            pn(200.0),
+            Return
+        ]),
         (Ok(n(100.0)), 12)
     );
-    assert_eq!(bc(&[push(b(true)), push(b(false)), And, Return]), (Ok(b(false)), 9));
+    assert_eq!(
+        bc(&[push(b(true)), push(b(false)), And, Return]),
+        (Ok(b(false)), 9)
+    );
     let tv = Value::TrustVector([0.8, 0.7, 0.6, 0.5, 0.4, 0.3]);
-    assert_eq!(bc(&[push(tv.clone()), TrustDim(TrustDim::R), Return]), (Ok(n(0.8)), 9));
+    assert_eq!(
+        bc(&[push(tv.clone()), TrustDim(TrustDim::R), Return]),
+        (Ok(n(0.8)), 9)
+    );
     let half = Value::TrustVector([0.5; 6]);
     assert_eq!(
-        bc(&[push(half.clone()), push(half), TrustCombine, TrustDim(TrustDim::R), Return]),
+        bc(&[
+            push(half.clone()),
+            push(half),
+            TrustCombine,
+            TrustDim(TrustDim::R),
+            Return
+        ]),
         (Ok(n(0.75)), 25)
     );
-    let mut host = StubHost::new().with_trust("did:erynoa:self:alice", [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]);
-    let e = l_mode(&[push(Value::did("did:erynoa:self:alice")), LoadTrust, TrustDim(TrustDim::R), Return], &mut host, 10_000);
+    let mut host =
+        StubHost::new().with_trust("did:erynoa:self:alice", [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]);
+    let e = l_mode(
+        &[
+            push(Value::did("did:erynoa:self:alice")),
+            LoadTrust,
+            TrustDim(TrustDim::R),
+            Return,
+        ],
+        &mut host,
+        10_000,
+    );
     assert_eq!((outcome(e.result), e.meter_gas), (Ok(n(0.9)), 109));
     assert_eq!(bc(&[pn(1.0), pn(2.0), Add, Return]), (Ok(n(3.0)), 9));
     let e = l_mode(&[pn(1.0), pn(2.0), Add, Return], &mut StubHost::new(), 1);
     assert!(outcome(e.result).unwrap_err().starts_with("Out of gas"));
-    assert_eq!(bc(&[push(b(true)), Assert, pn(42.0), Return]), (Ok(n(42.0)), 10));
-    assert_eq!(bc(&[push(b(false)), Assert, pn(42.0), Return]).0, Err("Assertion failed".into()));
-    assert_eq!(bc(&[pn(10.0), pn(0.0), Div, Return]).0, Err("Division by zero".into()));
+    assert_eq!(
+        bc(&[push(b(true)), Assert, pn(42.0), Return]),
+        (Ok(n(42.0)), 10)
+    );
+    assert_eq!(
+        bc(&[push(b(false)), Assert, pn(42.0), Return]).0,
+        Err("Assertion failed".into())
+    );
+    assert_eq!(
+        bc(&[pn(10.0), pn(0.0), Div, Return]).0,
+        Err("Division by zero".into())
+    );
     let mut host = StubHost::new().with_credential("did:erynoa:self:alice", "email-verified");
-    let e = l_mode(&[push(Value::did("did:erynoa:self:alice")), push(Value::string("email-verified")), HasCredential, Return], &mut host, 10_000);
+    let e = l_mode(
+        &[
+            push(Value::did("did:erynoa:self:alice")),
+            push(Value::string("email-verified")),
+            HasCredential,
+            Return,
+        ],
+        &mut host,
+        10_000,
+    );
     assert_eq!((outcome(e.result), e.meter_gas), (Ok(b(true)), 57));
 }
 
@@ -396,60 +667,172 @@ fn b1_to_b12_core_opcodes() {
 fn b13_to_b22_math_strings_arrays_time() {
     assert_eq!(bc(&[pn(0.5), Surprisal, Return]), (Ok(n(1.0)), 14));
     assert_eq!(bc(&[pn(0.125), Surprisal, Return]).0, Ok(n(3.0)));
-    assert_eq!(bc(&[pn(0.0), Surprisal, Return]).0, Err("Surprisal requires probability in (0, 1], got 0".into()));
+    assert_eq!(
+        bc(&[pn(0.0), Surprisal, Return]).0,
+        Err("Surprisal requires probability in (0, 1], got 0".into())
+    );
     let tv = |t| push(Value::TrustVector(t));
-    assert_eq!(bc(&[tv([0.8, 0.7, 0.9, 0.6, 0.8, 0.7]), pn(0.6), TrustAboveThreshold, Return]), (Ok(b(true)), 17));
-    assert_eq!(bc(&[tv([0.8, 0.7, 0.9, 0.5, 0.8, 0.7]), pn(0.6), TrustAboveThreshold, Return]).0, Ok(b(false)));
-    assert_eq!(bc(&[tv([1.0; 6]), tv([0.0; 6]), TrustDistance, Return]), (Ok(n(6f64.sqrt())), 22));
+    assert_eq!(
+        bc(&[
+            tv([0.8, 0.7, 0.9, 0.6, 0.8, 0.7]),
+            pn(0.6),
+            TrustAboveThreshold,
+            Return
+        ]),
+        (Ok(b(true)), 17)
+    );
+    assert_eq!(
+        bc(&[
+            tv([0.8, 0.7, 0.9, 0.5, 0.8, 0.7]),
+            pn(0.6),
+            TrustAboveThreshold,
+            Return
+        ])
+        .0,
+        Ok(b(false))
+    );
+    assert_eq!(
+        bc(&[tv([1.0; 6]), tv([0.0; 6]), TrustDistance, Return]),
+        (Ok(n(6f64.sqrt())), 22)
+    );
     let s = |x: &str| push(Value::string(x));
     assert_eq!(bc(&[s("Hello"), StrLen, Return]).0, Ok(n(5.0)));
     assert_eq!(bc(&[s("Ω"), StrLen, Return]).0, Ok(n(2.0)));
-    assert_eq!(bc(&[s("Hello World"), s("World"), StrContains, Return]).0, Ok(b(true)));
+    assert_eq!(
+        bc(&[s("Hello World"), s("World"), StrContains, Return]).0,
+        Ok(b(true))
+    );
     assert_eq!(bc(&[pn(16.0), MathSqrt, Return]).0, Ok(n(4.0)));
-    assert_eq!(bc(&[pn(-1.0), MathSqrt, Return]).0, Err("sqrt requires non-negative number, got -1".into()));
-    assert_eq!(bc(&[pn(150.0), pn(0.0), pn(100.0), Clamp, Return]).0, Ok(n(100.0)));
-    assert_eq!(bc(&[pn(0.0), pn(10.0), pn(0.5), Lerp, Return]).0, Ok(n(5.0)));
+    assert_eq!(
+        bc(&[pn(-1.0), MathSqrt, Return]).0,
+        Err("sqrt requires non-negative number, got -1".into())
+    );
+    assert_eq!(
+        bc(&[pn(150.0), pn(0.0), pn(100.0), Clamp, Return]).0,
+        Ok(n(100.0))
+    );
+    assert_eq!(
+        bc(&[pn(0.0), pn(10.0), pn(0.5), Lerp, Return]).0,
+        Ok(n(5.0))
+    );
     let arr = |v: Vec<Value>| push(Value::Array(v.into()));
-    assert_eq!(bc(&[arr(vec![n(1.0), n(2.0), n(3.0)]), ArrayLen, Return]).0, Ok(n(3.0)));
+    assert_eq!(
+        bc(&[arr(vec![n(1.0), n(2.0), n(3.0)]), ArrayLen, Return]).0,
+        Ok(n(3.0))
+    );
     let abc = vec![Value::string("a"), Value::string("b"), Value::string("c")];
-    assert_eq!(bc(&[arr(abc), pn(1.0), ArrayGet, Return]).0, Ok(Value::string("b")));
-    let roles = vec![Value::string("user"), Value::string("admin"), Value::string("guest")];
-    assert_eq!(bc(&[s("admin"), arr(roles), Contains, Return]).0, Ok(b(true)));
-    assert_eq!(bc(&[tv([0.8, 0.7, 0.6, 0.5, 0.4, 0.3]), TrustNorm, Return]), (Ok(n(0.5499999999999999)), 16));
+    assert_eq!(
+        bc(&[arr(abc), pn(1.0), ArrayGet, Return]).0,
+        Ok(Value::string("b"))
+    );
+    let roles = vec![
+        Value::string("user"),
+        Value::string("admin"),
+        Value::string("guest"),
+    ];
+    assert_eq!(
+        bc(&[s("admin"), arr(roles), Contains, Return]).0,
+        Ok(b(true))
+    );
+    assert_eq!(
+        bc(&[tv([0.8, 0.7, 0.6, 0.5, 0.4, 0.3]), TrustNorm, Return]),
+        (Ok(n(0.5499999999999999)), 16)
+    );
     let w = |ws: Vec<f64>| arr(ws.into_iter().map(n).collect());
     let t = [0.8, 0.7, 0.6, 0.5, 0.4, 0.3];
-    assert_eq!(bc(&[tv(t), w(vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]), TrustWeightedAvg, Return]), (Ok(n(0.55)), 19));
-    assert_eq!(bc(&[tv(t), w(vec![0.0; 6]), TrustWeightedAvg, Return]).0, Ok(n(0.0)));
-    assert_eq!(bc(&[tv(t), w(vec![1.0; 5]), TrustWeightedAvg, Return]).0, Err("TrustWeightedAvg requires 6 weights, got 5".into()));
-    assert_eq!(bc(&[tv(t), arr(vec![Value::string("x"); 6]), TrustWeightedAvg, Return]).0, Err("Weight must be a number".into()));
     assert_eq!(
-        bc(&[pn(0.1), pn(0.2), pn(0.3), pn(0.4), pn(0.5), pn(1.5), TrustCreate, Return]),
+        bc(&[
+            tv(t),
+            w(vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]),
+            TrustWeightedAvg,
+            Return
+        ]),
+        (Ok(n(0.55)), 19)
+    );
+    assert_eq!(
+        bc(&[tv(t), w(vec![0.0; 6]), TrustWeightedAvg, Return]).0,
+        Ok(n(0.0))
+    );
+    assert_eq!(
+        bc(&[tv(t), w(vec![1.0; 5]), TrustWeightedAvg, Return]).0,
+        Err("TrustWeightedAvg requires 6 weights, got 5".into())
+    );
+    assert_eq!(
+        bc(&[
+            tv(t),
+            arr(vec![Value::string("x"); 6]),
+            TrustWeightedAvg,
+            Return
+        ])
+        .0,
+        Err("Weight must be a number".into())
+    );
+    assert_eq!(
+        bc(&[
+            pn(0.1),
+            pn(0.2),
+            pn(0.3),
+            pn(0.4),
+            pn(0.5),
+            pn(1.5),
+            TrustCreate,
+            Return
+        ]),
         (Ok(Value::TrustVector([0.1, 0.2, 0.3, 0.4, 0.5, 1.5])), 19)
     );
     assert_eq!(bc(&[pn(2.5), MathRound, Return]).0, Ok(n(3.0)));
     assert_eq!(bc(&[pn(-2.5), MathRound, Return]).0, Ok(n(-3.0)));
-    assert_eq!(bc(&[arr(vec![n(7.0)]), pn(-1.0), ArrayGet, Return]).0, Ok(n(7.0)));
-    assert_eq!(bc(&[arr(vec![n(7.0), n(8.0)]), pn(1.9), ArrayGet, Return]).0, Ok(n(8.0)));
-    assert_eq!(bc(&[arr(vec![]), pn(0.0), ArrayGet, Return]).0, Err("Array index 0 out of bounds (len: 0)".into()));
-    assert_eq!(bc(&[pn(1_699_999_000.0), TimeSince, Return]), (Ok(n(1000.0)), 11));
+    assert_eq!(
+        bc(&[arr(vec![n(7.0)]), pn(-1.0), ArrayGet, Return]).0,
+        Ok(n(7.0))
+    );
+    assert_eq!(
+        bc(&[arr(vec![n(7.0), n(8.0)]), pn(1.9), ArrayGet, Return]).0,
+        Ok(n(8.0))
+    );
+    assert_eq!(
+        bc(&[arr(vec![]), pn(0.0), ArrayGet, Return]).0,
+        Err("Array index 0 out of bounds (len: 0)".into())
+    );
+    assert_eq!(
+        bc(&[pn(1_699_999_000.0), TimeSince, Return]),
+        (Ok(n(1000.0)), 11)
+    );
     assert_eq!(bc(&[pn(1_800_000_000.0), TimeSince, Return]).0, Ok(n(0.0)));
 }
 
 #[test]
 fn b23_to_b27_calls_halts_and_crashes() {
-    assert_eq!(bc(&[Call(3, 0), pn(2.0), Return, pn(1.0), Return]), (Ok(n(2.0)), 22));
+    assert_eq!(
+        bc(&[Call(3, 0), pn(2.0), Return, pn(1.0), Return]),
+        (Ok(n(2.0)), 22)
+    );
     assert_eq!(bc(&[pn(3.0), Halt, pn(4.0)]), (Ok(n(3.0)), 1));
     assert_eq!(bc(&[Abort]).0, Err("Program aborted".into()));
     assert_eq!(bc(&[pn(9.0), Jump(100)]), (Ok(n(9.0)), 2));
-    assert_eq!(bc(&[pn(1.0), Log]).0, Err("Expected string, got number".into()));
+    assert_eq!(
+        bc(&[pn(1.0), Log]).0,
+        Err("Expected string, got number".into())
+    );
     // §10: 52 gas, the program has no Return.
-    assert_eq!(bc(&[push(Value::string("kyc")), push(Value::did("x")), HasCredential]), (Ok(b(false)), 52));
+    assert_eq!(
+        bc(&[
+            push(Value::string("kyc")),
+            push(Value::did("x")),
+            HasCredential
+        ]),
+        (Ok(b(false)), 52)
+    );
     // B27: the legacy host crashed; here it is an error.
     assert_eq!(
         bc(&[pn(3.0), pn(5.0), pn(1.0), Clamp, Return]).0,
         Err("clamp requires min <= max, got min 5 and max 1".into())
     );
-    assert!(bc(&[pn(3.0), pn(f64::NAN), pn(1.0), Clamp, Return]).0.is_err());
+    assert!(
+        bc(&[pn(3.0), pn(f64::NAN), pn(1.0), Clamp, Return])
+            .0
+            .is_err()
+    );
 }
 
 #[test]
@@ -459,7 +842,9 @@ fn signed_zeros_follow_the_legacy_min_max() {
     assert!(matches!(r, Value::Number(x) if x == 0.0 && x.is_sign_negative()));
     let r = bc(&[z(0.0), z(-0.0), Min, Return]).0.unwrap();
     assert!(matches!(r, Value::Number(x) if x == 0.0 && x.is_sign_positive()));
-    let r = bc(&[push(Value::TrustVector([-0.0; 6])), TrustNorm, Return]).0.unwrap();
+    let r = bc(&[push(Value::TrustVector([-0.0; 6])), TrustNorm, Return])
+        .0
+        .unwrap();
     assert!(matches!(r, Value::Number(x) if x.is_sign_negative()));
     let folded = optimize(&[z(-0.0), z(0.0), Max, Return]);
     assert!(matches!(&folded[0], PushConst(Value::Number(x)) if x.is_sign_negative()));
@@ -467,12 +852,24 @@ fn signed_zeros_follow_the_legacy_min_max() {
 
 #[test]
 fn run_policy_does_not_relocate_jump_targets() {
-    let code = [pn(5.0), pn(3.0), Lt, JumpIfFalse(6), pn(100.0), Return, pn(200.0), Return];
+    let code = [
+        pn(5.0),
+        pn(3.0),
+        Lt,
+        JumpIfFalse(6),
+        pn(100.0),
+        Return,
+        pn(200.0),
+        Return,
+    ];
     assert_eq!(bc(&code).0, Ok(n(200.0)));
     let mut h = alice();
     assert_eq!(rp(&code, &mut h).0, Ok(Value::did("did:test:alice")));
     // [Jump(1)] under run_policy loops until the budget refuses.
-    let mut h = alice().with_limits(BudgetLimits { gas_limit: 1000, ..BudgetLimits::default() });
+    let mut h = alice().with_limits(BudgetLimits {
+        gas_limit: 1000,
+        ..BudgetLimits::default()
+    });
     assert_eq!(rp(&[Jump(1)], &mut h), (Err("OutOfGas".into()), 1001));
 }
 
@@ -480,7 +877,11 @@ fn run_policy_does_not_relocate_jump_targets() {
 
 #[test]
 fn r1_to_r5_budget_mode() {
-    let budget = RunOptions { metering: Metering::Budget, max_stack_depth: 1024, push_caller: false };
+    let budget = RunOptions {
+        metering: Metering::Budget,
+        max_stack_depth: 1024,
+        push_caller: false,
+    };
     let mut h = StubHost::new();
     let e = run(&[pn(1.0), pn(2.0), Add, Return], &mut h, budget);
     assert_eq!((outcome(e.result), h.meter.gas_used()), (Ok(n(3.0)), 9));
@@ -490,45 +891,87 @@ fn r1_to_r5_budget_mode() {
         code.extend([pn(1.0), Pop]);
     }
     code.extend([push(b(true)), Return]);
-    let mut h = StubHost::new().with_limits(BudgetLimits { gas_limit: 5, mana_limit: 1000, ..BudgetLimits::default() });
+    let mut h = StubHost::new().with_limits(BudgetLimits {
+        gas_limit: 5,
+        mana_limit: 1000,
+        ..BudgetLimits::default()
+    });
     let e = run(&code, &mut h, budget);
     assert_eq!(outcome(e.result), Err("OutOfGas".into()));
     assert_eq!(h.meter.gas_used(), 6);
     assert!(h.meter.exhausted().is_some());
 
     // R3: max depth 5 lets 6 values on; the 7th instruction fails.
-    let mut h = StubHost::new().with_limits(BudgetLimits { gas_limit: 100_000, max_stack_depth: 5, ..BudgetLimits::default() });
+    let mut h = StubHost::new().with_limits(BudgetLimits {
+        gas_limit: 100_000,
+        max_stack_depth: 5,
+        ..BudgetLimits::default()
+    });
     let mut code = vec![pn(1.0); 10];
     code.push(Return);
-    let e = run(&code, &mut h, RunOptions { max_stack_depth: 5, ..budget });
-    assert_eq!((outcome(e.result), h.meter.gas_used()), (Err("Stack overflow".into()), 7));
+    let e = run(
+        &code,
+        &mut h,
+        RunOptions {
+            max_stack_depth: 5,
+            ..budget
+        },
+    );
+    assert_eq!(
+        (outcome(e.result), h.meter.gas_used()),
+        (Err("Stack overflow".into()), 7)
+    );
 
     let mut h = StubHost::new();
     h.meter.charge_mana(100).unwrap();
     let e = run(&[push(b(true)), Return], &mut h, budget);
     assert_eq!((outcome(e.result), h.meter.mana_used()), (Ok(b(true)), 100));
 
-    let mut h = StubHost::new().with_limits(BudgetLimits { mana_limit: 10, ..BudgetLimits::default() });
+    let mut h = StubHost::new().with_limits(BudgetLimits {
+        mana_limit: 10,
+        ..BudgetLimits::default()
+    });
     assert!(h.meter.charge_mana(11).is_err());
     let e = run(&[push(b(true)), Return], &mut h, budget);
-    assert_eq!((outcome(e.result), h.meter.gas_used()), (Err("OutOfMana".into()), 0));
+    assert_eq!(
+        (outcome(e.result), h.meter.gas_used()),
+        (Err("OutOfMana".into()), 0)
+    );
 }
 
 #[test]
 fn r6_r7_r8_layered_gas() {
-    let layered = RunOptions { metering: Metering::Layered, max_stack_depth: 1024, push_caller: false };
+    let layered = RunOptions {
+        metering: Metering::Layered,
+        max_stack_depth: 1024,
+        push_caller: false,
+    };
     let mut h = StubHost::new();
-    run(&[pn(1.0), pn(2.0), Add, Pop, push(b(true)), Return], &mut h, layered);
+    run(
+        &[pn(1.0), pn(2.0), Add, Pop, push(b(true)), Return],
+        &mut h,
+        layered,
+    );
     let l = h.meter.layers();
     assert_eq!((l.compute, l.network, l.storage), (110, 0, 0));
 
     let mut h = StubHost::new();
-    let code = [push(Value::did("x")), LoadTrust, TrustDim(TrustDim::R), push(Value::string("m")), Log, Return];
+    let code = [
+        push(Value::did("x")),
+        LoadTrust,
+        TrustDim(TrustDim::R),
+        push(Value::string("m")),
+        Log,
+        Return,
+    ];
     let e = run(&code, &mut h, layered);
     assert_eq!(outcome(e.result), Ok(n(0.5)));
     assert_eq!(h.meter.gas_used(), 22);
     let l = h.meter.layers();
-    assert_eq!((l.network, l.compute, l.storage, l.total()), (10, 100, 200, 310));
+    assert_eq!(
+        (l.network, l.compute, l.storage, l.total()),
+        (10, 100, 200, 310)
+    );
 
     for (op, want) in [
         (Add, (GasLayer::Compute, 2)),
@@ -555,21 +998,55 @@ fn r9_r10_r12_run_policy() {
         code.extend([pn(1.0), Pop]);
     }
     code.push(Return);
-    let mut h = alice().with_limits(BudgetLimits { gas_limit: 10, ..BudgetLimits::default() });
+    let mut h = alice().with_limits(BudgetLimits {
+        gas_limit: 10,
+        ..BudgetLimits::default()
+    });
     assert!(rp(&code, &mut h).0.is_err());
     assert!(h.meter.exhausted().is_some());
     // PolicyBuilder: push_sender(alice).require_trust_r(0.5).allow().
-    let builder = |did: &str| vec![push(Value::did(did)), LoadTrust, TrustDim(TrustDim::R), pn(0.5), Gte, Assert, push(b(true)), Return];
+    let builder = |did: &str| {
+        vec![
+            push(Value::did(did)),
+            LoadTrust,
+            TrustDim(TrustDim::R),
+            pn(0.5),
+            Gte,
+            Assert,
+            push(b(true)),
+            Return,
+        ]
+    };
     let host = || StubHost::new().with_trust("did:e:alice", [0.8; 6]);
-    assert_eq!(l_mode(&builder("did:e:alice"), &mut host(), 10_000).result, Ok(Outcome::Return(b(true))));
-    assert!(l_mode(&builder("did:e:bob"), &mut host(), 10_000).result.is_err());
+    assert_eq!(
+        l_mode(&builder("did:e:alice"), &mut host(), 10_000).result,
+        Ok(Outcome::Return(b(true)))
+    );
+    assert!(
+        l_mode(&builder("did:e:bob"), &mut host(), 10_000)
+            .result
+            .is_err()
+    );
 }
 
 #[test]
 fn r11_r17_limits() {
-    let l = BudgetLimits { gas_limit: 100_000, mana_limit: 5_000, max_stack_depth: 512, timeout_ms: 1_000, ..BudgetLimits::default() };
-    assert_eq!((l.gas_limit, l.mana_limit, l.max_stack_depth), (100_000, 5_000, 512));
-    let gateway = BudgetLimits { gas_limit: 50_000, mana_limit: 10_000, ..BudgetLimits::default() };
+    let l = BudgetLimits {
+        gas_limit: 100_000,
+        mana_limit: 5_000,
+        max_stack_depth: 512,
+        timeout_ms: 1_000,
+        ..BudgetLimits::default()
+    };
+    assert_eq!(
+        (l.gas_limit, l.mana_limit, l.max_stack_depth),
+        (100_000, 5_000, 512)
+    );
+    let gateway = BudgetLimits {
+        gas_limit: 50_000,
+        mana_limit: 10_000,
+        ..BudgetLimits::default()
+    };
     let scaled = gateway.with_trust_factor(0.8);
     assert_eq!((scaled.gas_limit, scaled.mana_limit), (45_000, 9_000));
     let scaled = gateway.with_trust_factor(0.1);
@@ -579,7 +1056,15 @@ fn r11_r17_limits() {
 #[test]
 fn r20_the_legacy_meter_refuses_without_charging() {
     // GasMeter(10): 5 fits, then 10 is refused and nothing is charged.
-    let code = [pn(1.0), pn(1.0), pn(1.0), pn(1.0), pn(1.0), Call(6, 0), Return];
+    let code = [
+        pn(1.0),
+        pn(1.0),
+        pn(1.0),
+        pn(1.0),
+        pn(1.0),
+        Call(6, 0),
+        Return,
+    ];
     let e = l_mode(&code, &mut StubHost::new(), 10);
     assert_eq!(
         outcome(e.result),

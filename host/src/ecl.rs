@@ -82,7 +82,10 @@ impl BytecodeEngine {
                 tracing::warn!("loading ECL without a pinned digest: development only");
                 Ok(None)
             }
-            Trust::Store(store) => store.admit_pinned(bytes).map(Some).map_err(LoadError::Refused),
+            Trust::Store(store) => store
+                .admit_pinned(bytes)
+                .map(Some)
+                .map_err(LoadError::Refused),
         }
     }
 
@@ -201,10 +204,7 @@ pub fn decide(result: Result<Outcome, VmError>) -> Result<Decision, Failure> {
         Ok(Outcome::Return(VmValue::Bool(false))) => deny(None),
         Ok(Outcome::Return(other)) => Err(Failure::PolicyError {
             code: "internal".into(),
-            message: format!(
-                "policy returned {} {other}, not a bool",
-                other.type_name()
-            ),
+            message: format!("policy returned {}, not a bool", other.type_name()),
         }),
         Ok(Outcome::Deny(reason)) => deny(Some(reason)),
         Err(VmError::AssertionFailed) => deny(Some("Assertion failed".into())),

@@ -55,5 +55,5 @@ pub use crate::trust_store::{
 };
 pub use crate::wasm::cache::CacheError;
 pub use crate::wasm::{
-    ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES,
+    ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES, METERING_SECTION,
 };

@@ -46,7 +46,7 @@ impl Capability {
     /// holds only types and needs none).
     pub(crate) fn of_interface(name: &str) -> Option<Option<Capability>> {
         Some(Some(match name {
-            "types" => return Some(None),
+            "types" | "prelude" => return Some(None),
             "trust" => Capability::Trust,
             "identity" => Capability::Identity,
             "state" => Capability::State,
@@ -362,7 +362,11 @@ impl TrustStore {
             .map(|b| format!("{b:02x}"))
             .collect();
         let digest = format!("sha256:{hex}");
-        let mut pinned = self.components.iter().filter(|(d, _, _)| *d == digest).peekable();
+        let mut pinned = self
+            .components
+            .iter()
+            .filter(|(d, _, _)| *d == digest)
+            .peekable();
         if pinned.peek().is_none() {
             return Err(AdmissionError::NotPinned { digest });
         }

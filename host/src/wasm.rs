@@ -184,6 +184,14 @@ impl ComponentEngine {
             reason: format!("{e:#}"),
         })?;
         let imports = check_world(&self.inner.engine, &component)?;
+        let self_metered = is_self_metered(bytes);
+        if self_metered && !imports.iter().any(|i| i.starts_with("erynoa:ecl/budget@")) {
+            return Err(LoadError::Invalid {
+                reason: format!(
+                    "component declares `{METERING_SECTION}` but does not import erynoa:ecl/budget to charge its gas"
+                ),
+            });
+        }
         if let Some(admission) = &admission {
             check_grants(&imports, admission)?;
         }
@@ -209,6 +217,7 @@ impl ComponentEngine {
                 imports,
                 admission,
             },
+            self_metered,
         };
         let metadata = policy.metadata()?;
         policy.info.name = metadata.name;
@@ -283,6 +292,24 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
         _ if bytes.is_empty() => not_wasm("the file is empty"),
         _ => not_wasm("missing the `\\0asm` magic number"),
     }
+}
+
+/// The custom section by which a component (compiled ECL) declares that it
+/// charges its own gas through `budget.consume-gas`, per basic block, so
+/// its fuel is not charged again. Signed components have it under their
+/// signature; its loader must grant `budget`.
+pub const METERING_SECTION: &str = "erynoa:metering";
+
+fn is_self_metered(bytes: &[u8]) -> bool {
+    wasmparser::Parser::new(0)
+        .parse_all(bytes)
+        .filter_map(Result::ok)
+        .any(|payload| match payload {
+            wasmparser::Payload::CustomSection(c) => {
+                c.name() == METERING_SECTION && c.data() == b"self"
+            }
+            _ => false,
+        })
 }
 
 /// The `erynoa:ecl` version this host serves; any 0.1.x is compatible.
@@ -390,6 +417,7 @@ pub struct ComponentPolicy {
     inner: Arc<Inner>,
     pre: PolicyComponentPre<HostState>,
     info: PolicyInfo,
+    self_metered: bool,
 }
 
 impl ComponentPolicy {
@@ -454,12 +482,15 @@ impl ComponentPolicy {
             .memory_limit_bytes
             .min(self.inner.config.max_memory_bytes);
         let gas = session.meter().gas_remaining();
-        let mut store = Store::new(&self.inner.engine, HostState::new(session, memory_limit));
+        let mut state = HostState::new(session, memory_limit);
+        state.self_metered = self.self_metered;
+        let fuel = state.fuel_for(gas);
+        let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| s);
-        if let Err(e) = store.set_fuel(gas) {
+        if let Err(e) = store.set_fuel(fuel) {
             return Err(Box::new((store.into_data().session, format!("{e:#}"))));
         }
-        store.data_mut().fuel_set = gas;
+        store.data_mut().fuel_set = fuel;
         let tick_ms = self.inner.config.epoch_tick.as_millis().max(1) as u64;
         store.set_epoch_deadline(limits.timeout_ms.div_ceil(tick_ms) + 1);
         store.epoch_deadline_trap();
@@ -488,7 +519,11 @@ impl Policy for ComponentPolicy {
         });
         let remaining = store.get_fuel().unwrap_or(0);
         let mut data = store.into_data();
-        let burned = data.fuel_set.saturating_sub(remaining);
+        let burned = if data.self_metered {
+            0
+        } else {
+            data.fuel_set.saturating_sub(remaining)
+        };
         // Charged even after a trap: the instructions ran. An exhaustion here is
         // already the recorded reason, or is found again by `failure`.
         let _ = data

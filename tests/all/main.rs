@@ -6,6 +6,7 @@
 mod bad_input;
 mod cache;
 mod containment;
+mod ecl_backends;
 mod examples;
 mod signing;
 mod transactions;

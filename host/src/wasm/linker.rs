@@ -4,6 +4,8 @@
 //! is charged as compute gas, then the call's own cost on its layer, and the
 //! store is refuelled with exactly the gas that is left. So instructions and
 //! host calls draw from one budget, and the meter is exact at every call.
+//! A self-metered component (compiled ECL) charges its instructions itself
+//! through `budget.consume-gas`; its fuel is a safety net and not charged.
 
 use erynoa_core::{Exhaustion, GasLayer, RejectCode, Rejected, TrustVector};
 use wasmtime::component::Linker;
@@ -22,6 +24,7 @@ fn settle(store: &mut Store<'_>) -> Result<()> {
     let data = store.data_mut();
     let burned = data.fuel_set.saturating_sub(remaining);
     data.fuel_set = remaining;
+    let burned = if data.self_metered { 0 } else { burned };
     let session = &mut data.session;
     session
         .meter_mut()
@@ -32,7 +35,12 @@ fn settle(store: &mut Store<'_>) -> Result<()> {
 
 /// Puts the gas that is left back into the store as fuel.
 fn refuel(store: &mut Store<'_>) -> Result<()> {
-    let left = store.data().session.meter().gas_remaining();
+    let data = store.data();
+    if data.self_metered {
+        // Its safety net is set once: host calls must not refill it.
+        return Ok(());
+    }
+    let left = data.fuel_for(data.session.meter().gas_remaining());
     store.set_fuel(left)?;
     store.data_mut().fuel_set = left;
     Ok(())
@@ -222,6 +230,26 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
         |mut s: Store<'_>, (event_type, payload): (String, String)| {
             Ok((call(&mut s, |x| x.emit_event(&event_type, &payload))?,))
         },
+    )?;
+
+    // Pure functions: no gas, no fuel settling (the next call settles).
+    let mut prelude = linker.instance("erynoa:ecl/prelude@0.1.0")?;
+    prelude.func_wrap("format-number", |_: Store<'_>, (x,): (f64,)| {
+        Ok(
+            (
+                erynoa_ecl::vm::text_of(&erynoa_ecl::bytecode::Value::Number(x))
+                    .unwrap_or_default(),
+            ),
+        )
+    })?;
+    prelude.func_wrap("parse-number", |_: Store<'_>, (s,): (String,)| {
+        Ok((erynoa_ecl::vm::number_of(&s).ok(),))
+    })?;
+    prelude.func_wrap("log2", |_: Store<'_>, (x,): (f64,)| Ok((x.log2(),)))?;
+    prelude.func_wrap("fmod", |_: Store<'_>, (a, b): (f64, f64)| Ok((a % b,)))?;
+    prelude.func_wrap(
+        "eq-ignore-case",
+        |_: Store<'_>, (a, b): (String, String)| Ok((erynoa_ecl::vm::eq_ignore_case(&a, &b),)),
     )?;
 
     wasmtime_wasi::p2::add_to_linker_sync(linker)?;

@@ -13,6 +13,13 @@ use wasmtime_wasi::{
 
 use crate::session::Session;
 
+/// Wasm instructions a self-metered component may run per unit of gas it
+/// has left: far above what compiled ECL needs (a few per gas), so only a
+/// component that does not meter itself honestly runs out.
+pub(crate) const FUEL_PER_GAS: u64 = 10_000;
+/// Fuel a self-metered component has beyond that, for the instructions
+/// that report its gas (it must be able to say it ran out).
+pub(crate) const FUEL_BASE: u64 = 10_000_000;
 /// Bytes of a guest's stdout and stderr kept for the host log.
 const OUTPUT_CAPTURE_BYTES: usize = 4096;
 /// Most table elements a guest may grow a table to.
@@ -23,6 +30,9 @@ pub(crate) struct HostState {
     pub(crate) session: Session,
     /// Fuel last put into the store; what is gone since was spent on instructions.
     pub(crate) fuel_set: u64,
+    /// The component charges its own gas (compiled ECL): fuel is only a
+    /// safety net and is not charged.
+    pub(crate) self_metered: bool,
     memory_limit: u64,
     /// Built on the first WASI call: most policies never make one.
     wasi: Option<Wasi>,
@@ -40,9 +50,21 @@ impl HostState {
         Self {
             session,
             fuel_set: 0,
+            self_metered: false,
             memory_limit,
             wasi: None,
             table: ResourceTable::new(),
+        }
+    }
+
+    /// The fuel to give a store with `gas` left: the gas itself, or for a
+    /// self-metered component a safety net of [`FUEL_PER_GAS`] times it
+    /// plus [`FUEL_BASE`], set once and never refilled.
+    pub(crate) fn fuel_for(&self, gas: u64) -> u64 {
+        if self.self_metered {
+            gas.saturating_mul(FUEL_PER_GAS).saturating_add(FUEL_BASE)
+        } else {
+            gas
         }
     }
 
