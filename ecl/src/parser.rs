@@ -259,14 +259,10 @@ impl Parser<'_> {
                 StmtKind::Allow
             }
             Tok::Deny => {
-                self.bump();
-                let starts_expr = !matches!(self.peek(), Tok::RBrace | Tok::Semi | Tok::Eof)
-                    && !self.at_statement_start();
-                StmtKind::Deny(if starts_expr {
-                    Some(self.expr()?)
-                } else {
-                    None
-                })
+                let end = self.bump().span.end;
+                // A reason starts on the same line: `deny` alone ends there.
+                let reason = self.starts_expr() && self.same_line(end);
+                StmtKind::Deny(if reason { Some(self.expr()?) } else { None })
             }
             Tok::If => return self.if_stmt(),
             _ if self.starts_expr() => {
@@ -288,13 +284,6 @@ impl Parser<'_> {
             kind,
             span: start..self.prev_end(),
         })
-    }
-
-    fn at_statement_start(&self) -> bool {
-        matches!(
-            self.peek(),
-            Tok::Require | Tok::Let | Tok::Emit | Tok::Return | Tok::Allow | Tok::Deny | Tok::If
-        )
     }
 
     fn starts_expr(&self) -> bool {
@@ -553,6 +542,10 @@ mod tests {
         assert_eq!(code("policy \"t\" { 1 + 2 }"), "E0104");
         assert_eq!(code("policy \"t\" { return x.trust(5).R }"), "E0105");
         assert_eq!(code("const X = 1 + 2"), "E0102");
+        // `deny` alone at the end of a line; the next line is a statement.
+        let (file, _) = parse("policy \"t\" { deny\n log(\"x\") }").unwrap();
+        let p = file.policies().next().unwrap();
+        assert!(matches!(p.body.stmts[0].kind, StmtKind::Deny(None)));
         let deep = format!(
             "policy \"t\" {{ return {}1{} }}",
             "(".repeat(500),

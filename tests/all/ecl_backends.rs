@@ -188,3 +188,232 @@ fn running_out_of_gas_stops_at_the_same_instruction() {
     );
     assert!(!e.is_allowed());
 }
+
+/// Random ECL programs: statements and typed expressions over the
+/// request, trust, identity, state and events, from a seed.
+mod generate {
+    pub struct Rng(u64);
+
+    impl Rng {
+        pub fn new(seed: u64) -> Self {
+            Self(seed ^ 0x9e37_79b9_7f4a_7c15)
+        }
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        pub fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+    }
+
+    pub struct Program {
+        rng: Rng,
+        nums: Vec<String>,
+        bools: Vec<String>,
+        next_local: usize,
+    }
+
+    impl Program {
+        pub fn new(seed: u64) -> Self {
+            Self {
+                rng: Rng::new(seed),
+                nums: Vec::new(),
+                bools: Vec::new(),
+                next_local: 0,
+            }
+        }
+
+        pub fn source(&mut self) -> String {
+            let n = 2 + self.rng.below(6);
+            let body = self.block(3, n);
+            format!("policy \"generated\" {{\n{body}}}\n")
+        }
+
+        fn block(&mut self, depth: usize, n: usize) -> String {
+            let (nums, bools) = (self.nums.len(), self.bools.len());
+            let mut out = String::new();
+            for _ in 0..n {
+                out.push_str(&self.stmt(depth));
+                out.push('\n');
+            }
+            // Names declared in a block end with it.
+            self.nums.truncate(nums);
+            self.bools.truncate(bools);
+            out
+        }
+
+        fn stmt(&mut self, depth: usize) -> String {
+            match self.rng.below(if depth == 0 { 9 } else { 11 }) {
+                0 | 1 => {
+                    let name = format!("n{}", self.next_local);
+                    self.next_local += 1;
+                    let s = format!("let {name} = {}", self.num(2));
+                    self.nums.push(name);
+                    s
+                }
+                2 => {
+                    let name = format!("b{}", self.next_local);
+                    self.next_local += 1;
+                    let s = format!("let {name} = {}", self.boolean(2));
+                    self.bools.push(name);
+                    s
+                }
+                3 => format!("require {}", self.boolean(2)),
+                4 => format!("require {}, \"r{}\"", self.boolean(2), self.rng.below(9)),
+                5 => match self.rng.below(4) {
+                    0 => "allow".to_owned(),
+                    1 => format!("deny \"d{}\"", self.rng.below(9)),
+                    2 => "deny".to_owned(),
+                    _ => format!("return {}", self.boolean(2)),
+                },
+                6 => format!("log(str({}))", self.num(1)),
+                7 => format!(
+                    "store_put(\"s\", \"k{}\", str({}))",
+                    self.rng.below(3),
+                    self.num(1)
+                ),
+                8 => format!("emit_event(\"e\", str({}))", self.boolean(1)),
+                9 => {
+                    let cond = self.boolean(2);
+                    let n = 1 + self.rng.below(3);
+                    format!("if {cond} {{\n{}}}", self.block(depth - 1, n))
+                }
+                _ => {
+                    let cond = self.boolean(2);
+                    let (n, m) = (1 + self.rng.below(3), 1 + self.rng.below(3));
+                    let then = self.block(depth - 1, n);
+                    format!(
+                        "if {cond} {{\n{then}}} else {{\n{}}}",
+                        self.block(depth - 1, m)
+                    )
+                }
+            }
+        }
+
+        fn num(&mut self, depth: usize) -> String {
+            let leaf = depth == 0 || self.rng.below(3) == 0;
+            if leaf {
+                let choice = self.rng.below(if self.nums.is_empty() { 9 } else { 11 });
+                return match choice {
+                    0 | 1 => format!("{}", self.rng.below(20) as f64 / 4.0 - 1.0),
+                    2 => "param(\"amount\")".to_owned(),
+                    3 => "param(\"n\")".to_owned(),
+                    4 => format!(
+                        "caller.trust.{}",
+                        self.rng.pick(&["R", "I", "C", "P", "V", "omega"])
+                    ),
+                    5 => "trust_norm(load_trust(param(\"to\")))".to_owned(),
+                    6 => "str_len(param(\"note\"))".to_owned(),
+                    7 => "num(store_get(\"s\", \"k0\"))".to_owned(),
+                    8 => format!("len([1, {}, \"x\"])", self.rng.below(5)),
+                    _ => self.nums[self.rng.below(self.nums.len())].clone(),
+                };
+            }
+            let d = depth - 1;
+            match self.rng.below(10) {
+                0..=4 => format!(
+                    "({} {} {})",
+                    self.num(d),
+                    self.rng.pick(&["+", "-", "*", "/", "%"]),
+                    self.num(d)
+                ),
+                5 => format!(
+                    "{}({}, {})",
+                    self.rng.pick(&["min", "max"]),
+                    self.num(d),
+                    self.num(d)
+                ),
+                6 => format!(
+                    "{}({})",
+                    self.rng
+                        .pick(&["abs", "floor", "ceil", "round", "sqrt", "-"]),
+                    self.num(d)
+                ),
+                7 => format!("clamp({}, {}, {})", self.num(d), self.num(d), self.num(d)),
+                8 => format!("lerp({}, {}, {})", self.num(d), self.num(d), self.num(d)),
+                _ => format!("[{}, {}][{}]", self.num(d), self.num(d), self.num(d)),
+            }
+        }
+
+        fn boolean(&mut self, depth: usize) -> String {
+            let leaf = depth == 0 || self.rng.below(3) == 0;
+            if leaf {
+                let choice = self.rng.below(if self.bools.is_empty() { 7 } else { 9 });
+                return match choice {
+                    0 => self.rng.pick(&["true", "false", "null"]).to_owned(),
+                    1 => format!("credential(\"{}\")", self.rng.pick(&["kyc", "admin"])),
+                    2 => "has_credential(param(\"to\"), \"kyc\")".to_owned(),
+                    3 => "resolve_did(param(\"to\"))".to_owned(),
+                    4 => "param(\"flag\")".to_owned(),
+                    5 => format!(
+                        "trust_above_threshold(caller.trust, {})",
+                        self.rng.below(10) as f64 / 10.0
+                    ),
+                    6 => "str_contains(param(\"note\"), \"i\")".to_owned(),
+                    _ => self.bools[self.rng.below(self.bools.len())].clone(),
+                };
+            }
+            let d = depth - 1;
+            match self.rng.below(6) {
+                0 | 1 => format!(
+                    "({} {} {})",
+                    self.num(d),
+                    self.rng.pick(&["<", "<=", ">", ">=", "==", "!="]),
+                    self.num(d)
+                ),
+                2 => format!("({} && {})", self.boolean(d), self.boolean(d)),
+                3 => format!("({} || {})", self.boolean(d), self.boolean(d)),
+                4 => format!("!{}", self.boolean(d)),
+                _ => format!("({} in [1, 2, {}])", self.num(d), self.num(d)),
+            }
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: std::env::var("ECL_EQUIVALENCE_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(1000),
+        failure_persistence: None,
+        ..Default::default()
+    })]
+
+    /// Generated programs give the same decision, reason, failure, gas per
+    /// layer, mana and changes on both back ends, for several requests and
+    /// gas limits each (so runs out of gas at many different points).
+    #[test]
+    fn generated_programs_agree(seed in proptest::prelude::any::<u64>()) {
+        let src = generate::Program::new(seed).source();
+        let program = erynoa_ecl::compile(&src, None).unwrap_or_else(|d| panic!("{}\n{src}", d.render("g.ecl", &src)));
+        let vm = BytecodeEngine::new(Trust::AllowUnsigned).load_source("g", &src, None).expect("vm loads");
+        let wasm = erynoa_ecl::component::compile(&program).unwrap_or_else(|e| panic!("{e}\n{src}"));
+        let component = engine().load_component("g", &wasm).unwrap_or_else(|e| panic!("{e}\n{src}"));
+        let mut rng = generate::Rng::new(seed.rotate_left(17));
+        for (amount, caller) in [(250.0, ALICE), (0.0, BOB), (-3.5, ALICE), (f64::NAN, BOB)] {
+            let request = Request::builder(caller, "finance")
+                .param("amount", Value::Number(amount))
+                .param("n", Value::Text("7".into()))
+                .param("note", Value::Text("hi".into()))
+                .param("flag", Value::Bool(amount > 0.0))
+                .param("to", Value::Did(ALICE.into()))
+                .build();
+            let gas = [1_000_000, 1_000_000, 1_000_000, 1_000_000, 50, 120, 300, 500][rng.below(8)];
+            let limits = BudgetLimits { gas_limit: gas, ..BudgetLimits::default() };
+            let s1 = Arc::new(UnifiedState::from_json(FIXTURE).expect("fixture"));
+            let s2 = Arc::new(UnifiedState::from_json(FIXTURE).expect("fixture"));
+            let a = vm.evaluate(&s1, &request, limits);
+            let b = component.evaluate(&s2, &request, limits);
+            let show = |e: &Evaluation| format!(
+                "{:?} {:?} {:?} gas={} layers={:?} mana={} changes={:?}",
+                e.effect, e.reason, e.failure, e.gas_used, e.gas, e.mana_used, e.changes
+            );
+            proptest::prop_assert_eq!(show(&a), show(&b), "\n{}\namount {} gas {}", src, amount, gas);
+        }
+    }
+}
