@@ -30,6 +30,80 @@ pub enum Command {
     Sign(SignArgs),
     /// Verify a component's signature against trusted public keys.
     Verify(VerifyArgs),
+    /// Compile an ECL policy to a component (or to legacy-format bytecode).
+    Compile(CompileArgs),
+    /// Work with ECL source: check, format, disassemble, try expressions.
+    #[command(subcommand)]
+    Ecl(EclCommand),
+}
+
+/// `erynoa compile`.
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// The ECL source.
+    #[arg(value_name = "FILE.ecl")]
+    pub input: PathBuf,
+    /// Where to write the component (.wasm) or bytecode (.eclc).
+    #[arg(long, short = 'o', value_name = "OUT")]
+    pub output: PathBuf,
+    /// `wasm`: a component of the erynoa:ecl world, to sign and run anywhere.
+    /// `bytecode`: an .eclc file for the built-in VM.
+    #[arg(long, value_enum, default_value_t = Backend::Wasm)]
+    pub backend: Backend,
+    /// The policy to compile. Default: the first in the file.
+    #[arg(long, value_name = "NAME")]
+    pub entry: Option<String>,
+}
+
+/// The two ECL back ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// A WebAssembly component.
+    Wasm,
+    /// Legacy-format bytecode (.eclc).
+    Bytecode,
+}
+
+/// `erynoa ecl ...`.
+#[derive(Debug, Subcommand)]
+pub enum EclCommand {
+    /// Check files and print rustc-style diagnostics; exit 1 on any error.
+    Check {
+        /// ECL sources.
+        #[arg(value_name = "FILE.ecl", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print a file in canonical form (idempotent; comments are kept).
+    Fmt {
+        /// ECL sources.
+        #[arg(value_name = "FILE.ecl", required = true)]
+        files: Vec<PathBuf>,
+        /// Rewrite the files in place.
+        #[arg(long, conflicts_with = "check")]
+        write: bool,
+        /// Exit 1 if a file is not formatted; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// List the bytecode of an ECL policy or an .eclc file, with gas.
+    Disasm {
+        /// ECL source or .eclc bytecode.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The policy to list. Default: the first.
+        #[arg(long, value_name = "NAME")]
+        entry: Option<String>,
+    },
+    /// Print the trust-store entry that pins ECL or .eclc files by digest,
+    /// with the capabilities they need, to paste into the trust store.
+    Pin {
+        /// ECL sources or .eclc files.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Evaluate expressions line by line against the legacy test host
+    /// (trust 0.5, timestamp 1700000000); `:bc EXPR` lists bytecode, `:q` quits.
+    Repl,
 }
 
 /// `erynoa keygen`.
@@ -95,9 +169,14 @@ A request file holds one request or an array of them:
 With one policy and one request the exit status is 2 on deny; with several,
 a table is printed and the exit status is 0 once all were evaluated.")]
 pub struct RunArgs {
-    /// A policy component (.wasm). Repeat to evaluate with several.
-    #[arg(long = "policy", short = 'p', value_name = "P.wasm", required = true)]
+    /// A policy: a component (.wasm), ECL source (.ecl) or legacy bytecode
+    /// (.eclc). Repeat to evaluate with several. For ECL, append `@legacy`,
+    /// `@wasm` or `@auto` to pick the back end (default `@auto`).
+    #[arg(long = "policy", short = 'p', value_name = "POLICY", required = true)]
     pub policies: Vec<PathBuf>,
+    /// For ECL source: the policy to run. Default: the first in the file.
+    #[arg(long, value_name = "NAME")]
+    pub entry: Option<String>,
     /// State fixture (JSON: trust, identities, stores, clock). Default: empty.
     #[arg(long, short = 's', value_name = "S.json")]
     pub state: Option<PathBuf>,
@@ -107,7 +186,8 @@ pub struct RunArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Trust store (TOML): the keys whose signed policies load, and their grants.
+    /// Trust store (TOML): the keys whose signed policies load, the digests of
+    /// pinned ECL and bytecode files, and their grants.
     #[arg(
         long,
         value_name = "TRUST.toml",
@@ -118,6 +198,10 @@ pub struct RunArgs {
     /// For development only; every load is logged as a warning.
     #[arg(long, conflicts_with = "trust_store")]
     pub allow_unsigned: bool,
+    /// Start every policy from the state fixture, instead of one state all
+    /// policies write to: to compare engines on the same inputs.
+    #[arg(long)]
+    pub state_per_policy: bool,
     /// Keep compiled policies in this directory (integrity-checked with a key kept there).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod ecl;
 mod keys;
 mod run;
 
@@ -13,5 +14,7 @@ pub fn execute(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Keygen(args) => keys::keygen(args),
         Command::Sign(args) => keys::sign(args),
         Command::Verify(args) => keys::verify(args),
+        Command::Compile(args) => ecl::compile(args),
+        Command::Ecl(command) => ecl::execute(command),
     }
 }

@@ -43,7 +43,9 @@ pub use erynoa_core::{
     BudgetLimits, Exhaustion, GasLayer, LayerTotals, Rejected, TrustVector, Value,
 };
 
-pub use crate::ecl::{BytecodeEngine, BytecodePolicy};
+pub use crate::ecl::{
+    AUTO_WASM_THRESHOLD, BytecodeEngine, BytecodePolicy, ExecutionMode, capabilities,
+};
 pub use crate::engine::{
     Decision, Effect, Evaluation, Failure, LoadError, Policy, PolicyEngine, PolicyInfo,
 };
@@ -51,7 +53,7 @@ pub use crate::request::{Request, RequestBuilder, RequestError};
 pub use crate::session::{CallError, LogLevel, Session};
 pub use crate::state::{StateChanges, StateEvent, UnifiedState};
 pub use crate::trust_store::{
-    Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey,
+    Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey, digest,
 };
 pub use crate::wasm::cache::CacheError;
 pub use crate::wasm::{

@@ -356,12 +356,7 @@ impl TrustStore {
     /// SHA-256 digest is pinned by a `[[component]]` entry, with that
     /// entry's capabilities and budget.
     pub fn admit_pinned(&self, bytes: &[u8]) -> Result<Admission, AdmissionError> {
-        use sha2::Digest;
-        let hex: String = sha2::Sha256::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let digest = format!("sha256:{hex}");
+        let digest = digest(bytes);
         let mut pinned = self
             .components
             .iter()
@@ -385,6 +380,20 @@ impl TrustStore {
             budget,
         })
     }
+}
+
+/// `sha256:` and the hex SHA-256 of `bytes`: how the trust store pins files.
+///
+/// ```
+/// assert!(erynoa_host::digest(b"").starts_with("sha256:e3b0c442"));
+/// ```
+pub fn digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }
 
 /// Each field at the lower of the two.

@@ -164,7 +164,6 @@ impl ComponentEngine {
     ) -> Result<ComponentPolicy, LoadError> {
         let span = tracing::info_span!("load", policy = id, bytes = bytes.len());
         let _enter = span.enter();
-        let started = std::time::Instant::now();
         check_header(bytes)?;
         let admission = match &self.trust {
             Trust::Store(store) => Some(store.admit(bytes, signature).map_err(LoadError::Refused)?),
@@ -176,6 +175,24 @@ impl ComponentEngine {
                 None
             }
         };
+        self.load_admitted(id, bytes, admission)
+    }
+
+    /// The trust settings of this engine.
+    pub(crate) fn trust(&self) -> &Trust {
+        &self.trust
+    }
+
+    /// Compiles and links a component already admitted: signature-checked
+    /// here, or built by the host from admitted ECL source.
+    pub(crate) fn load_admitted(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        admission: Option<Admission>,
+    ) -> Result<ComponentPolicy, LoadError> {
+        let started = std::time::Instant::now();
+        check_header(bytes)?;
         let compiled = match &self.cache {
             Some(cache) => cache.get_or_compile(&self.inner.engine, bytes),
             None => Component::new(&self.inner.engine, bytes),

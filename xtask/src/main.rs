@@ -85,31 +85,71 @@ fn demo() -> Result<(), String> {
     run(erynoa()
         .args(["keygen", "--force", "--comment", "erynoa-demo"])
         .arg(&key))?;
-    let mut policies = Vec::new();
-    for name in ["trust_threshold", "kyc_score", "quota"] {
-        let signed = demo.join(format!("{name}.wasm"));
+    let sign = |input: &std::path::Path, signed: &std::path::Path| {
         run(erynoa()
             .arg("sign")
-            .arg(dir.join(format!("{name}.wasm")))
+            .arg(input)
             .arg("-k")
             .arg(demo.join("demo-key.key"))
             .arg("-o")
-            .arg(&signed))?;
+            .arg(signed))
+    };
+    let examples = ["trust_threshold", "kyc_score", "quota"];
+    let mut policies = Vec::new();
+    for name in examples {
+        let signed = demo.join(format!("{name}.wasm"));
+        sign(&dir.join(format!("{name}.wasm")), &signed)?;
+        policies.push(signed);
+    }
+    // The same policies in ECL: compiled to components and signed like the
+    // Rust ones, and run from source on the built-in VM.
+    let sources: Vec<_> = examples
+        .iter()
+        .map(|name| root.join(format!("guest-examples/ecl/{name}.ecl")))
+        .collect();
+    for (name, source) in examples.iter().zip(&sources) {
+        let compiled = demo.join(format!("{name}.ecl.wasm"));
+        run(erynoa().arg("compile").arg(source).arg("-o").arg(&compiled))?;
+        let signed = demo.join(format!("ecl_{name}.wasm"));
+        sign(&compiled, &signed)?;
         policies.push(signed);
     }
     let public = std::fs::read_to_string(demo.join("demo-key.pub"))
         .map_err(|e| format!("cannot read the demo key: {e}"))?;
+    let pins = Command::new(root.join("target/release/erynoa"))
+        .args(["ecl", "pin"])
+        .args(&sources)
+        .output()
+        .map_err(|e| format!("cannot run erynoa ecl pin: {e}"))?;
+    if !pins.status.success() {
+        return Err(format!(
+            "erynoa ecl pin failed: {}",
+            String::from_utf8_lossy(&pins.stderr)
+        ));
+    }
     let store = demo.join("trust.toml");
     let toml = format!(
-        "# Written by `cargo xtask demo`: trust only the demo key, with what the examples import.\n\
-         revoked = []\n\n[[key]]\nname = \"demo\"\npublic_key = \"{}\"\ncapabilities = [\"trust\", \"identity\", \"state\", \"events\"]\n",
-        public.trim()
+        "# Written by `cargo xtask demo`: trust only the demo key, with what the examples import\n\
+         # (compiled ECL also imports the budget, to meter itself), and pin the ECL sources\n\
+         # the built-in VM runs.\n\
+         revoked = []\n\n[[key]]\nname = \"demo\"\npublic_key = \"{}\"\n\
+         capabilities = [\"trust\", \"identity\", \"state\", \"events\", \"budget\"]\n\n{}",
+        public.trim(),
+        String::from_utf8_lossy(&pins.stdout)
     );
     std::fs::write(&store, toml).map_err(|e| format!("cannot write {}: {e}", store.display()))?;
     let mut cmd = erynoa();
-    cmd.arg("run").arg("--trust-store").arg(&store);
+    cmd.arg("run")
+        .arg("--trust-store")
+        .arg(&store)
+        .arg("--state-per-policy");
     for p in &policies {
         cmd.arg("--policy").arg(p);
+    }
+    for source in &sources {
+        let mut spec = source.clone().into_os_string();
+        spec.push("@legacy");
+        cmd.arg("--policy").arg(spec);
     }
     run(cmd.args([
         "--state",

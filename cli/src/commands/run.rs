@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use erynoa_host::{
-    BudgetLimits, ComponentEngine, Evaluation, Policy, PolicyEngine, Request, Trust, TrustStore,
-    UnifiedState,
+    BudgetLimits, BytecodeEngine, ComponentEngine, Evaluation, ExecutionMode, Policy, PolicyEngine,
+    Request, Trust, TrustStore, UnifiedState,
 };
 
 use crate::args::RunArgs;
@@ -32,21 +32,42 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
             Trust::AllowUnsigned
         }
     };
-    let mut engine = ComponentEngine::new(Default::default())?.with_trust(trust);
+    let mut engine = ComponentEngine::new(Default::default())?.with_trust(trust.clone());
     if let Some(dir) = &args.cache {
         engine = engine.with_cache(dir)?;
     }
     let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
-    for path in &args.policies {
-        let bytes = std::fs::read(path)
+    for spec in &args.policies {
+        let (path, mode) = super::ecl::policy_spec(spec)?;
+        let bytes = std::fs::read(&path)
             .with_context(|| format!("cannot read policy `{}`", path.display()))?;
-        let id = path.file_stem().map_or_else(
-            || path.display().to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        );
-        let policy = engine
-            .load(&id, &bytes)
-            .with_context(|| format!("cannot load policy `{}`", path.display()))?;
+        let name = |p: &std::path::Path, stem: bool| {
+            let part = if stem { p.file_stem() } else { p.file_name() };
+            part.map_or_else(
+                || p.display().to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            )
+        };
+        let load = || -> anyhow::Result<Arc<dyn Policy>> {
+            Ok(match path.extension().and_then(|e| e.to_str()) {
+                Some("ecl") => {
+                    let source =
+                        String::from_utf8(bytes.clone()).context("ECL source is not UTF-8")?;
+                    let label = match mode {
+                        ExecutionMode::Legacy => "@legacy",
+                        ExecutionMode::Wasm => "@wasm",
+                        ExecutionMode::Auto => "",
+                    };
+                    let id = format!("{}{label}", name(&path, false));
+                    engine.load_ecl(&id, &source, args.entry.as_deref(), mode)?
+                }
+                Some("eclc") => Arc::new(
+                    BytecodeEngine::new(trust.clone()).load_eclc(&name(&path, false), &bytes)?,
+                ),
+                _ => engine.load(&name(&path, true), &bytes)?,
+            })
+        };
+        let policy = load().with_context(|| format!("cannot load policy `{}`", path.display()))?;
         policies.push(policy);
     }
 
@@ -59,6 +80,14 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     };
     let mut results: Vec<(&Request, Evaluation)> = Vec::new();
     for policy in &policies {
+        let state = if args.state_per_policy {
+            Arc::new(match &args.state {
+                Some(path) => UnifiedState::from_file(path)?,
+                None => UnifiedState::new(),
+            })
+        } else {
+            Arc::clone(&state)
+        };
         for request in &requests {
             results.push((request, policy.evaluate(&state, request, limits)));
         }

@@ -1,0 +1,236 @@
+//! `erynoa compile` and `erynoa ecl check | fmt | disasm | repl`.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use erynoa_ecl::bytecode::disassemble;
+use erynoa_ecl::vm::{Outcome, RunOptions, StubHost, run};
+use erynoa_host::ExecutionMode;
+
+use crate::args::{Backend, CompileArgs, EclCommand};
+use crate::output::ExitStatus;
+
+/// Splits `kyc.ecl@wasm` into the path and the back end.
+pub fn policy_spec(spec: &Path) -> anyhow::Result<(PathBuf, ExecutionMode)> {
+    let text = spec.to_string_lossy();
+    let Some((path, mode)) = text.rsplit_once('@') else {
+        return Ok((spec.to_owned(), ExecutionMode::Auto));
+    };
+    let mode = match mode {
+        "legacy" => ExecutionMode::Legacy,
+        "wasm" => ExecutionMode::Wasm,
+        "auto" => ExecutionMode::Auto,
+        // An `@` that is part of the file name.
+        _ => return Ok((spec.to_owned(), ExecutionMode::Auto)),
+    };
+    if !path.ends_with(".ecl") {
+        bail!(
+            "`@{}` picks an ECL back end; `{path}` is not an .ecl file",
+            text.rsplit('@').next().unwrap_or_default()
+        );
+    }
+    Ok((PathBuf::from(path), mode))
+}
+
+fn read_source(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// `erynoa compile`.
+pub fn compile(args: CompileArgs) -> anyhow::Result<ExitStatus> {
+    let source = read_source(&args.input)?;
+    let program = match erynoa_ecl::compile(&source, args.entry.as_deref()) {
+        Ok(p) => p,
+        Err(d) => {
+            eprint!("{}", d.render(&display(&args.input), &source));
+            return Ok(ExitStatus::Error);
+        }
+    };
+    let bytes = match args.backend {
+        Backend::Wasm => erynoa_ecl::component::compile(&program)?,
+        Backend::Bytecode => erynoa_ecl::eclc::write(&program.code),
+    };
+    std::fs::write(&args.output, &bytes)
+        .with_context(|| format!("cannot write `{}`", args.output.display()))?;
+    println!(
+        "compiled policy `{}` ({} instructions) to {} ({} bytes)",
+        program.name,
+        program.code.len(),
+        args.output.display(),
+        bytes.len()
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// `erynoa ecl ...`.
+pub fn execute(command: EclCommand) -> anyhow::Result<ExitStatus> {
+    match command {
+        EclCommand::Check { files } => check(&files),
+        EclCommand::Fmt {
+            files,
+            write,
+            check,
+        } => fmt(&files, write, check),
+        EclCommand::Disasm { file, entry } => disasm(&file, entry.as_deref()),
+        EclCommand::Pin { files } => pin(&files),
+        EclCommand::Repl => repl(),
+    }
+}
+
+fn check(files: &[PathBuf]) -> anyhow::Result<ExitStatus> {
+    let mut status = ExitStatus::Success;
+    for path in files {
+        let source = read_source(path)?;
+        match erynoa_ecl::check(&source) {
+            Ok(programs) => {
+                let names: Vec<String> = programs.iter().map(|p| format!("`{}`", p.name)).collect();
+                println!("{}: ok ({})", path.display(), names.join(", "));
+            }
+            Err(d) => {
+                eprint!("{}", d.render(&display(path), &source));
+                status = ExitStatus::Error;
+            }
+        }
+    }
+    Ok(status)
+}
+
+fn fmt(files: &[PathBuf], write: bool, check: bool) -> anyhow::Result<ExitStatus> {
+    let mut status = ExitStatus::Success;
+    for path in files {
+        let source = read_source(path)?;
+        let formatted = match erynoa_ecl::format(&source) {
+            Ok(f) => f,
+            Err(d) => {
+                eprint!("{}", d.render(&display(path), &source));
+                status = ExitStatus::Error;
+                continue;
+            }
+        };
+        if check {
+            if formatted != source {
+                println!("{}: not formatted", path.display());
+                status = ExitStatus::Error;
+            }
+        } else if write {
+            if formatted != source {
+                std::fs::write(path, &formatted)
+                    .with_context(|| format!("cannot write `{}`", path.display()))?;
+                println!("formatted {}", path.display());
+            }
+        } else {
+            print!("{formatted}");
+        }
+    }
+    Ok(status)
+}
+
+fn disasm(path: &Path, entry: Option<&str>) -> anyhow::Result<ExitStatus> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let code = if path.extension().is_some_and(|e| e == "eclc") {
+        erynoa_ecl::eclc::read(&bytes).with_context(|| format!("in `{}`", path.display()))?
+    } else {
+        let source = String::from_utf8(bytes).context("ECL source is not UTF-8")?;
+        match erynoa_ecl::compile(&source, entry) {
+            Ok(p) => {
+                println!(
+                    "policy `{}`: {} instructions, {} locals, stack depth {}",
+                    p.name,
+                    p.code.len(),
+                    p.locals,
+                    p.max_stack
+                );
+                p.code
+            }
+            Err(d) => {
+                eprint!("{}", d.render(&display(path), &source));
+                return Ok(ExitStatus::Error);
+            }
+        }
+    };
+    print!("{}", disassemble(&code));
+    let gas: u64 = code.iter().map(|op| op.gas_cost()).sum();
+    println!("static gas (every instruction once): {gas}");
+    Ok(ExitStatus::Success)
+}
+
+fn pin(files: &[PathBuf]) -> anyhow::Result<ExitStatus> {
+    for path in files {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let (what, code) = if path.extension().is_some_and(|e| e == "eclc") {
+            let code = erynoa_ecl::eclc::read(&bytes)
+                .with_context(|| format!("in `{}`", path.display()))?;
+            ("legacy bytecode".to_owned(), code)
+        } else {
+            let source = String::from_utf8(bytes.clone()).context("ECL source is not UTF-8")?;
+            let programs = match erynoa_ecl::check(&source) {
+                Ok(p) => p,
+                Err(d) => {
+                    eprint!("{}", d.render(&display(path), &source));
+                    return Ok(ExitStatus::Error);
+                }
+            };
+            let names: Vec<String> = programs.iter().map(|p| format!("`{}`", p.name)).collect();
+            let code = programs.into_iter().flat_map(|p| p.code).collect();
+            (format!("ECL, policies {}", names.join(", ")), code)
+        };
+        let caps: Vec<String> = erynoa_host::capabilities(&code)
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        println!(
+            "[[component]]\n# {}: {what}\ndigest = \"{}\"\ncapabilities = [{}]\n",
+            path.display(),
+            erynoa_host::digest(&bytes),
+            caps.join(", ")
+        );
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn repl() -> anyhow::Result<ExitStatus> {
+    eprintln!("ECL expressions, one per line; `:bc EXPR` lists bytecode, `:q` quits.");
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let line = line.context("cannot read stdin")?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if matches!(line, ":q" | ":quit" | "quit" | "exit") {
+            break;
+        }
+        let (listing, expr) = match line.strip_prefix(":bc") {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line),
+        };
+        let program = match erynoa_ecl::compile_expr(expr) {
+            Ok(p) => p,
+            Err(d) => {
+                eprint!("{}", d.render("<repl>", expr));
+                continue;
+            }
+        };
+        if listing {
+            print!("{}", disassemble(&program.code));
+            continue;
+        }
+        let done = run(
+            &program.code,
+            &mut StubHost::new(),
+            RunOptions::legacy(u64::MAX),
+        );
+        match done.result {
+            Ok(Outcome::Return(v)) => println!("{v}    (gas {})", done.meter_gas),
+            Ok(Outcome::Deny(r)) => println!("deny: {r}    (gas {})", done.meter_gas),
+            Err(e) => println!("error: {e}    (gas {})", done.meter_gas),
+        }
+    }
+    Ok(ExitStatus::Success)
+}
