@@ -1950,7 +1950,8 @@ impl<'a> Gen<'a> {
                 if matches!(op, O::Div) {
                     self.b.i(I::F64Div);
                 } else {
-                    self.b.i(I::Call(self.idx.imp(Imp::Fmod)));
+                    self.b.all([I::Drop, I::Drop]);
+                    self.fmod(a, b);
                 }
                 self.stack.push(T::Num);
             }
@@ -2806,6 +2807,44 @@ impl<'a> Gen<'a> {
             }
         }
         Ok(at + 1)
+    }
+
+    /// `a % b` (C's `fmod`) for `b != 0`: exactly, with integer division
+    /// when both are integers below 2^63, else through the host's `fmod`.
+    fn fmod(&mut self, a: u32, b: u32) {
+        let small_int = |x: u32| {
+            [
+                I::LocalGet(x),
+                I::F64Trunc,
+                I::LocalGet(x),
+                I::F64Eq,
+                I::LocalGet(x),
+                I::F64Abs,
+                I::F64Const(9.223_372_036_854_775_8e18.into()),
+                I::F64Lt,
+                I::I32And,
+            ]
+        };
+        self.b.all(small_int(a));
+        self.b.all(small_int(b));
+        self.b.all([
+            I::I32And,
+            I::If(BlockType::Result(F64)),
+            I::LocalGet(a),
+            I::I64TruncF64S,
+            I::LocalGet(b),
+            I::I64TruncF64S,
+            I::I64RemS,
+            I::F64ConvertI64S,
+            // The remainder has the sign of `a`, zero included.
+            I::LocalGet(a),
+            I::F64Copysign,
+            I::Else,
+            I::LocalGet(a),
+            I::LocalGet(b),
+            I::Call(self.idx.imp(Imp::Fmod)),
+            I::End,
+        ]);
     }
 
     /// Rust's `f64::round`: half away from zero.

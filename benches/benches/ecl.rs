@@ -1,0 +1,99 @@
+//! ECL's back ends against each other and against Rust: the legacy VM, the
+//! ECL component and the Rust component on the same workloads (trivial,
+//! host-call heavy, arithmetic heavy), each evaluation with a fresh state
+//! session and, for components, a fresh instance.
+//!
+//! Run: `cargo xtask build-guests && cargo bench -p erynoa-benches --bench ecl`
+
+#![allow(
+    clippy::panic,
+    missing_docs,
+    reason = "a benchmark binary: criterion macros, missing guests abort it"
+)]
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use erynoa_host::{
+    BudgetLimits, ComponentEngine, ExecutionMode, Policy, Request, Trust, UnifiedState, Value,
+};
+
+const STATE: &str = r#"{"trust": {"did:erynoa:self:alice": {"r": 0.8, "i": 0.7, "c": 0.6, "p": 0.5, "v": 0.4, "omega": 0.3}},
+                        "identities": {"did:erynoa:self:alice": ["kyc"]}}"#;
+
+/// Rounds of the arithmetic workload; the Rust guest uses the same.
+const ROUNDS: u32 = 200;
+
+/// The ECL version of each workload of `tests/guests/workloads`.
+fn workloads() -> Vec<(&'static str, String)> {
+    let mut hostcalls = String::from("policy \"hostcalls\" {\n");
+    for _ in 0..10 {
+        hostcalls.push_str("    require caller.trust.R > 0 && credential(\"kyc\"), \"no\"\n");
+    }
+    hostcalls.push_str("    allow\n}\n");
+    let mut arith = String::from("policy \"arith\" {\n    let x0 = param(\"n\")\n");
+    for i in 1..=ROUNDS {
+        let p = i - 1;
+        let _ = writeln!(
+            arith,
+            "    let x{i} = x{p} * 1.0001 + {i} % 7 - x{p} / 3 + ({i} * 0.5 - x{p}) / 4"
+        );
+    }
+    let _ = writeln!(arith, "    require x{ROUNDS} > 0, \"negative\"\n    allow\n}}");
+    vec![
+        ("trivial", "policy \"trivial\" { allow }\n".to_owned()),
+        ("hostcalls", hostcalls),
+        ("arith", arith),
+    ]
+}
+
+fn guest(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../target/guests/{name}.wasm",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask build-guests` first"))
+}
+
+fn backends(c: &mut Criterion) {
+    let engine = ComponentEngine::new(Default::default())
+        .expect("engine")
+        .with_trust(Trust::AllowUnsigned);
+    let rust = engine
+        .load_component("workloads", &guest("workloads"))
+        .expect("load");
+    let state = Arc::new(UnifiedState::from_json(STATE).expect("state"));
+    let limits = BudgetLimits::default();
+    for (name, source) in workloads() {
+        let request = Request::builder("did:erynoa:self:alice", "finance")
+            .action(name)
+            .param("n", Value::Number(3.0))
+            .build();
+        let vm = engine
+            .load_ecl(name, &source, None, ExecutionMode::Legacy)
+            .expect("vm");
+        let component = engine
+            .load_ecl(name, &source, None, ExecutionMode::Wasm)
+            .expect("component");
+        let engines: [(&str, &dyn Policy); 3] = [
+            ("ecl-vm", &*vm),
+            ("ecl-component", &*component),
+            ("rust-component", &rust),
+        ];
+        let mut g = c.benchmark_group(format!("ecl/{name}"));
+        for (label, policy) in engines {
+            let answer = policy.evaluate(&state, &request, limits);
+            assert!(answer.is_allowed(), "{label} {name}: {:?}", answer.reason);
+            eprintln!("{name:>9} {label:<15} gas {:>6}", answer.gas_used);
+            g.bench_function(label, |b| {
+                b.iter(|| policy.evaluate(&state, &request, limits))
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, backends);
+criterion_main!(benches);
