@@ -40,7 +40,10 @@ fn workloads() -> Vec<(&'static str, String)> {
             "    let x{i} = x{p} * 1.0001 + {i} % 7 - x{p} / 3 + ({i} * 0.5 - x{p}) / 4"
         );
     }
-    let _ = writeln!(arith, "    require x{ROUNDS} > 0, \"negative\"\n    allow\n}}");
+    let _ = writeln!(
+        arith,
+        "    require x{ROUNDS} > 0, \"negative\"\n    allow\n}}"
+    );
     vec![
         ("trivial", "policy \"trivial\" { allow }\n".to_owned()),
         ("hostcalls", hostcalls),

@@ -115,3 +115,271 @@ fn usage_errors_exit_1_not_the_deny_code() {
         stderr(&o)
     );
 }
+
+const POLICY: &str = "// Trusted callers with a kyc credential.\nconst MIN = 0.5\n\npolicy \"kyc\" {\n    require caller.trust.R >= MIN, \"low trust\"\n    require credential(\"kyc\"), \"no kyc\"\n    allow\n}\n";
+const STATE: &str = r#"{"trust": {"did:erynoa:self:alice": 0.9, "did:erynoa:self:bob": 0.2}, "identities": {"did:erynoa:self:alice": ["kyc"]}}"#;
+const ALICE: &str = r#"{"caller": "did:erynoa:self:alice", "realm": "finance"}"#;
+const BOB: &str = r#"{"caller": "did:erynoa:self:bob", "realm": "finance"}"#;
+
+fn ecl_dir(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    for (file, text) in [
+        ("kyc.ecl", POLICY),
+        ("state.json", STATE),
+        ("alice.json", ALICE),
+        ("bob.json", BOB),
+    ] {
+        std::fs::write(dir.join(file), text).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn ecl_check_reports_rustc_style_diagnostics() {
+    let dir = ecl_dir("check");
+    let ok = erynoa(&dir, &["ecl", "check", "kyc.ecl"]);
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    assert_eq!(stdout(&ok), "kyc.ecl: ok (`kyc`)\n");
+    std::fs::write(
+        dir.join("bad.ecl"),
+        "policy \"p\" {\n    require amout > 5\n}\n",
+    )
+    .expect("write");
+    let bad = erynoa(&dir, &["ecl", "check", "bad.ecl"]);
+    assert_eq!(code(&bad), 1);
+    assert_eq!(
+        stderr(&bad),
+        "error[E0200]: unknown name `amout`\n --> bad.ecl:2:13\n  |\n2 |     require amout > 5\n  |             ^^^^^ not defined\n  |\n  = help: request parameters are read with `param(\"amout\")`; DIDs are written `did(\"did:...\")`\n"
+    );
+}
+
+#[test]
+fn ecl_fmt_checks_and_rewrites() {
+    let dir = ecl_dir("fmt");
+    let canonical = erynoa(&dir, &["ecl", "fmt", "--check", "kyc.ecl"]);
+    assert_eq!(code(&canonical), 0, "{}", stdout(&canonical));
+    std::fs::write(dir.join("messy.ecl"), "policy \"p\"{require  1<2;allow}").expect("write");
+    assert_eq!(
+        code(&erynoa(&dir, &["ecl", "fmt", "--check", "messy.ecl"])),
+        1
+    );
+    assert_eq!(
+        code(&erynoa(&dir, &["ecl", "fmt", "--write", "messy.ecl"])),
+        0
+    );
+    let text = std::fs::read_to_string(dir.join("messy.ecl")).expect("read");
+    assert_eq!(text, "policy \"p\" {\n    require 1 < 2\n    allow\n}\n");
+    assert_eq!(
+        code(&erynoa(&dir, &["ecl", "fmt", "--check", "messy.ecl"])),
+        0
+    );
+}
+
+#[test]
+fn compile_both_backends_and_run_every_form() {
+    let dir = ecl_dir("compile");
+    let wasm = erynoa(&dir, &["compile", "kyc.ecl", "-o", "kyc.wasm"]);
+    assert_eq!(code(&wasm), 0, "{}", stderr(&wasm));
+    assert!(stdout(&wasm).contains("compiled policy `kyc`"));
+    let eclc = erynoa(
+        &dir,
+        &[
+            "compile",
+            "kyc.ecl",
+            "-o",
+            "kyc.eclc",
+            "--backend",
+            "bytecode",
+        ],
+    );
+    assert_eq!(code(&eclc), 0, "{}", stderr(&eclc));
+    let listing = erynoa(&dir, &["ecl", "disasm", "kyc.eclc"]);
+    assert!(
+        stdout(&listing).contains("HasCredential"),
+        "{}",
+        stdout(&listing)
+    );
+
+    for policy in [
+        "kyc.wasm",
+        "kyc.ecl@legacy",
+        "kyc.ecl@wasm",
+        "kyc.ecl",
+        "kyc.eclc",
+    ] {
+        for (request, want) in [("alice.json", 0), ("bob.json", 2)] {
+            let out = erynoa(
+                &dir,
+                &[
+                    "run",
+                    "--allow-unsigned",
+                    "-p",
+                    policy,
+                    "-s",
+                    "state.json",
+                    "-r",
+                    request,
+                    "--json",
+                ],
+            );
+            assert_eq!(
+                code(&out),
+                want,
+                "{policy} {request}: {}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+    }
+    // The same gas on both back ends.
+    let gas = |policy: &str| {
+        let out = erynoa(
+            &dir,
+            &[
+                "run",
+                "--allow-unsigned",
+                "-p",
+                policy,
+                "-s",
+                "state.json",
+                "-r",
+                "alice.json",
+                "--json",
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["gas_used"].as_u64().expect("gas")
+    };
+    assert_eq!(gas("kyc.ecl@legacy"), gas("kyc.ecl@wasm"));
+}
+
+#[test]
+fn pinned_ecl_runs_under_a_trust_store_and_unpinned_does_not() {
+    let dir = ecl_dir("pin");
+    let pin = erynoa(&dir, &["ecl", "pin", "kyc.ecl"]);
+    assert_eq!(code(&pin), 0);
+    assert!(
+        stdout(&pin).contains("capabilities = [\"trust\", \"identity\"]"),
+        "{}",
+        stdout(&pin)
+    );
+    std::fs::write(dir.join("trust.toml"), stdout(&pin)).expect("write");
+    for policy in ["kyc.ecl@legacy", "kyc.ecl@wasm"] {
+        let out = erynoa(
+            &dir,
+            &[
+                "run",
+                "--trust-store",
+                "trust.toml",
+                "-p",
+                policy,
+                "-s",
+                "state.json",
+                "-r",
+                "alice.json",
+            ],
+        );
+        assert_eq!(code(&out), 0, "{policy}: {}", stderr(&out));
+    }
+    std::fs::write(dir.join("kyc.ecl"), POLICY.replace("0.5", "0.1")).expect("write");
+    let out = erynoa(
+        &dir,
+        &[
+            "run",
+            "--trust-store",
+            "trust.toml",
+            "-p",
+            "kyc.ecl",
+            "-s",
+            "state.json",
+            "-r",
+            "alice.json",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("is not pinned"), "{}", stderr(&out));
+    // Pinned with fewer capabilities than it needs.
+    let narrow = stdout(&erynoa(&dir, &["ecl", "pin", "kyc.ecl"])).replace("\"trust\", ", "");
+    std::fs::write(dir.join("trust.toml"), narrow).expect("write");
+    let out = erynoa(
+        &dir,
+        &[
+            "run",
+            "--trust-store",
+            "trust.toml",
+            "-p",
+            "kyc.ecl",
+            "-s",
+            "state.json",
+            "-r",
+            "alice.json",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("not granted `trust`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn ecl_mistakes_are_clear() {
+    let dir = ecl_dir("mistakes");
+    let out = erynoa(
+        &dir,
+        &[
+            "run",
+            "--allow-unsigned",
+            "-p",
+            "kyc.wasm@wasm",
+            "-r",
+            "alice.json",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("is not an .ecl file"),
+        "{}",
+        stderr(&out)
+    );
+    let out = erynoa(
+        &dir,
+        &[
+            "run",
+            "--allow-unsigned",
+            "-p",
+            "kyc.ecl",
+            "--entry",
+            "nope",
+            "-r",
+            "alice.json",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("no policy named `nope`"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(dir.join("junk.eclc"), b"\x01\0\0\0\0\0\0\0\x63\0\0\0").expect("write");
+    let out = erynoa(
+        &dir,
+        &[
+            "run",
+            "--allow-unsigned",
+            "-p",
+            "junk.eclc",
+            "-r",
+            "alice.json",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("unknown opcode 99"),
+        "{}",
+        stderr(&out)
+    );
+    let out = erynoa(&dir, &["ecl", "repl"]);
+    assert_eq!(code(&out), 0);
+}

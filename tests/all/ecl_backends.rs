@@ -417,3 +417,78 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn writes_commit_on_allow_and_vanish_on_deny_on_both() {
+    let src = r#"policy "t" {
+        store_put("quota", "k", "1")
+        emit_event("e", "p")
+        require param("amount") > 100, "too small"
+        allow
+    }"#;
+    let allowed = run(src);
+    assert!(allowed.changes.committed);
+    assert_eq!(allowed.changes.writes.len(), 1);
+    assert_eq!(allowed.changes.events.len(), 1);
+    let small = Request::builder(ALICE, "finance")
+        .param("amount", Value::Number(5.0))
+        .build();
+    let denied = agree(src, FIXTURE, &small, BudgetLimits::default());
+    assert!(!denied.changes.committed);
+    assert_eq!(denied.reason.as_deref(), Some("too small"));
+}
+
+#[test]
+fn legacy_bytecode_runs_with_run_policy_semantics_in_the_host() {
+    use erynoa_ecl::bytecode::{OpCode::*, TrustDim, Value as V};
+    // The gateway's default entry: caller's R >= 0.3, caller pushed first.
+    let code = [
+        LoadTrust,
+        TrustDim(TrustDim::R),
+        PushConst(V::Number(0.3)),
+        Gte,
+        Return,
+    ];
+    let bytes = erynoa_ecl::eclc::write(&code);
+    let policy = BytecodeEngine::new(Trust::AllowUnsigned)
+        .load_eclc("entry", &bytes)
+        .expect("loads");
+    let state = Arc::new(UnifiedState::from_json(FIXTURE).expect("fixture"));
+    let allowed = policy.evaluate(&state, &alice(), BudgetLimits::default());
+    assert!(allowed.is_allowed());
+    // 1 (pushed caller) + 10 (network) + 3 + 1 + 2 + 5.
+    assert_eq!(allowed.gas_used, 22);
+    let bob = Request::builder(BOB, "finance").build();
+    assert!(
+        !policy
+            .evaluate(&state, &bob, BudgetLimits::default())
+            .is_allowed()
+    );
+    // A program that does not return a bool is an error, fail-closed.
+    let bytes = erynoa_ecl::eclc::write(&[PushConst(V::Number(1.0)), Return]);
+    let policy = BytecodeEngine::new(Trust::AllowUnsigned)
+        .load_eclc("n", &bytes)
+        .expect("loads");
+    let e = policy.evaluate(&state, &alice(), BudgetLimits::default());
+    assert_eq!(
+        e.reason.as_deref(),
+        Some("policy error (internal): policy returned number, not a bool")
+    );
+}
+
+#[test]
+fn unpinned_or_ungranted_ecl_never_runs() {
+    let src = r#"policy "t" { require caller.trust.R > 0.5 }"#;
+    let engine = BytecodeEngine::new(Trust::Store(erynoa_host::TrustStore::default()));
+    let err = engine.load_source("t", src, None).expect_err("not pinned");
+    assert!(err.to_string().contains("is not pinned"), "{err}");
+    let toml = format!(
+        "[[component]]\ndigest = \"{}\"\ncapabilities = [\"identity\"]\n",
+        erynoa_host::digest(src.as_bytes())
+    );
+    let store = erynoa_host::TrustStore::from_toml(&toml).expect("store");
+    let err = BytecodeEngine::new(Trust::Store(store))
+        .load_source("t", src, None)
+        .expect_err("trust not granted");
+    assert!(err.to_string().contains("not granted `trust`"), "{err}");
+}

@@ -12,7 +12,13 @@ use std::process::Command;
 use crate::{run, step};
 
 /// Guest crates, built together into one shared target dir.
-const GUESTS: [&str; 5] = ["trust-threshold", "kyc-score", "quota", "hostile", "workloads"];
+const GUESTS: [&str; 5] = [
+    "trust-threshold",
+    "kyc-score",
+    "quota",
+    "hostile",
+    "workloads",
+];
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "guest";
 /// Debian packages of the fallback toolchain. `rust-web-llvm` carries

@@ -169,7 +169,7 @@ fn test() -> Result<(), String> {
 }
 
 /// Fuzz targets in `fuzz/`, each run for a bounded time.
-const FUZZ_TARGETS: [&str; 1] = ["signature_section"];
+const FUZZ_TARGETS: [&str; 3] = ["signature_section", "ecl_front", "ecl_compile"];
 
 fn fuzz() -> Result<(), String> {
     let has_cargo_fuzz = cargo()
