@@ -115,6 +115,9 @@ const META: i32 = 160;
 /// Where static data starts.
 const DATA: u32 = 1024;
 
+/// 2^63: below it an integral f64 converts to i64 exactly.
+const TWO_TO_63: f64 = 9_223_372_036_854_775_808.0;
+
 /// Box tags: the legacy value kinds.
 const T_NULL: i32 = 0;
 const T_BOOL: i32 = 1;
@@ -2820,7 +2823,7 @@ impl<'a> Gen<'a> {
                 I::F64Eq,
                 I::LocalGet(x),
                 I::F64Abs,
-                I::F64Const(9.223_372_036_854_775_8e18.into()),
+                I::F64Const(TWO_TO_63.into()),
                 I::F64Lt,
                 I::I32And,
             ]
