@@ -1072,3 +1072,50 @@ fn r20_the_legacy_meter_refuses_without_charging() {
     );
     assert_eq!(e.meter_gas, 5);
 }
+
+/// The gateway's standard policies (§6.4), run as the gateway ran them:
+/// `run_policy` with the caller first.
+#[test]
+fn r13_to_r16_standard_gateway_policies() {
+    let r_at_least = |op: OpCode, t: f64| vec![LoadTrust, TrustDim(TrustDim::R), pn(t), op, Return];
+    let trusted = |t: f64| {
+        StubHost::new()
+            .with_trust("did:test:alice", [t; 6])
+            .with_caller("did:test:alice")
+    };
+    // default_entry: R >= 0.3; 112 gas at runtime (estimated 111).
+    let entry = r_at_least(Gte, 0.3);
+    assert_eq!(entry.iter().map(OpCode::gas_cost).sum::<u64>(), 111);
+    assert_eq!(rp(&entry, &mut trusted(0.8)), (Ok(b(true)), 112));
+    // With R = 0.1 the caller's trust (known DID) is 0.1: denied.
+    assert_eq!(rp(&entry, &mut trusted(0.1)).0, Ok(b(false)));
+    // high_trust: R >= 0.7.
+    assert_eq!(rp(&r_at_least(Gte, 0.7), &mut trusted(0.8)).0, Ok(b(true)));
+    assert_eq!(rp(&r_at_least(Gte, 0.7), &mut trusted(0.5)).0, Ok(b(false)));
+    // public: R > 0, newcomers included.
+    assert_eq!(rp(&r_at_least(Gt, 0.0), &mut trusted(0.1)).0, Ok(b(true)));
+    // verified_users: R >= 0.5 and `email-verified`.
+    let verified = vec![
+        Dup,
+        LoadTrust,
+        TrustDim(TrustDim::R),
+        pn(0.5),
+        Gte,
+        Swap,
+        push(Value::string("email-verified")),
+        HasCredential,
+        And,
+        Return,
+    ];
+    assert_eq!(verified.iter().map(OpCode::gas_cost).sum::<u64>(), 166);
+    let mut with = trusted(0.8).with_credential("did:test:alice", "email-verified");
+    assert_eq!(rp(&verified, &mut with).0, Ok(b(true)));
+    assert_eq!(rp(&verified, &mut trusted(0.8)).0, Ok(b(false)));
+    // invite_only: the `invited` credential; estimated 56.
+    let invite = vec![push(Value::string("invited")), HasCredential, Return];
+    assert_eq!(invite.iter().map(OpCode::gas_cost).sum::<u64>(), 56);
+    let mut invited = StubHost::new()
+        .with_credential("did:test:alice", "invited")
+        .with_caller("did:test:alice");
+    assert_eq!(rp(&invite, &mut invited).0, Ok(b(true)));
+}
