@@ -32,9 +32,65 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Compile an ECL policy to a component (or to legacy-format bytecode).
     Compile(CompileArgs),
+    /// Run policy test files: requests, a state, and the expected decisions.
+    Test(TestArgs),
+    /// Start a policy project from a template (the same files as
+    /// `cargo generate --path templates/rust-policy`).
+    New(NewArgs),
     /// Work with ECL source: check, format, disassemble, try expressions.
     #[command(subcommand)]
     Ecl(EclCommand),
+}
+
+/// `erynoa new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The project's name and directory: lower-case letters, digits, `-` and `_`.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// The language of the policy.
+    #[arg(long, value_enum, default_value_t = Template::Rust)]
+    pub template: Template,
+    /// For Rust: the path of the erynoa-sdk crate. Default: the SDK this
+    /// `erynoa` was built from, if it is still there.
+    #[arg(long, value_name = "DIR")]
+    pub sdk: Option<PathBuf>,
+}
+
+/// The project templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Template {
+    /// A Rust crate on erynoa-sdk.
+    Rust,
+    /// An ECL policy.
+    Ecl,
+}
+
+/// `erynoa test`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+A test file (TOML):
+  policy = \"target/guests/my_policy.wasm\"   # or an .ecl file: run on the VM and as a component
+  state = \"state.json\"                      # or an inline [state] table; each case starts from it
+
+  [[case]]
+  name = \"a trusted caller is allowed\"
+  request = { caller = \"did:erynoa:self:alice\", realm = \"finance\", params = { amount = 250 } }
+  expect = \"allow\"                          # or \"deny\"
+  reason = \"...\"                            # optional: the exact reason
+  max_gas = 100                               # optional: a gas ceiling
+
+Paths are relative to the test file. Policies load unsigned unless --trust-store is given.")]
+pub struct TestArgs {
+    /// Test files.
+    #[arg(value_name = "TEST.toml", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Test this policy instead of the file's `policy`.
+    #[arg(long, short = 'p', value_name = "POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Load policies through this trust store instead of unsigned.
+    #[arg(long, value_name = "TRUST.toml")]
+    pub trust_store: Option<PathBuf>,
 }
 
 /// `erynoa compile`.

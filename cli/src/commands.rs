@@ -2,7 +2,9 @@
 
 mod ecl;
 mod keys;
+mod new;
 mod run;
+mod test;
 
 use crate::args::Command;
 use crate::output::ExitStatus;
@@ -15,6 +17,8 @@ pub fn execute(command: Command) -> anyhow::Result<ExitStatus> {
         Command::Sign(args) => keys::sign(args),
         Command::Verify(args) => keys::verify(args),
         Command::Compile(args) => ecl::compile(args),
+        Command::Test(args) => test::execute(args),
+        Command::New(args) => new::execute(args),
         Command::Ecl(command) => ecl::execute(command),
     }
 }

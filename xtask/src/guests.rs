@@ -95,7 +95,7 @@ impl Toolchain {
         Ok(Toolchain::Debian { wasm_ld })
     }
 
-    fn cargo_build(&self, target_dir: &Path) -> Command {
+    pub(crate) fn cargo_build(&self, target_dir: &Path, profile: &str) -> Command {
         let mut cmd = match self {
             Toolchain::Rustup => {
                 let mut cmd = Command::new("cargo");
@@ -136,7 +136,7 @@ impl Toolchain {
         cmd.args([
             "build",
             "--profile",
-            PROFILE,
+            profile,
             "--target",
             TARGET,
             "--target-dir",
@@ -146,6 +146,25 @@ impl Toolchain {
             cmd.arg("-Zbuild-std=std,panic_abort");
         }
         cmd
+    }
+}
+
+/// Builds the crate at `manifest` (a project of its own, e.g. one made from
+/// a template) into a component with its release profile; returns its path.
+pub fn build_project(manifest: &Path, crate_name: &str) -> Result<PathBuf, String> {
+    let toolchain = Toolchain::ensure()?;
+    let target_dir = workspace_root().join("target/guest-build");
+    let mut cmd = toolchain.cargo_build(&target_dir, "release");
+    cmd.arg("--manifest-path").arg(manifest);
+    run(&mut cmd)?;
+    let built = target_dir
+        .join(TARGET)
+        .join("release")
+        .join(format!("{crate_name}.wasm"));
+    match std::fs::read(&built) {
+        Ok(bytes) if bytes.get(4..8) == Some(&[0x0d, 0x00, 0x01, 0x00]) => Ok(built),
+        Ok(_) => Err(format!("{} is not a component", built.display())),
+        Err(e) => Err(format!("cannot read {}: {e}", built.display())),
     }
 }
 
@@ -161,7 +180,7 @@ pub fn build_all() -> Result<PathBuf, String> {
             GUESTS.len()
         ),
         || {
-            let mut cmd = toolchain.cargo_build(&target_dir);
+            let mut cmd = toolchain.cargo_build(&target_dir, PROFILE);
             cmd.current_dir(&root);
             for g in GUESTS {
                 cmd.args(["-p", g]);

@@ -12,7 +12,8 @@ tasks:
   setup          install the wasm guest toolchain if it is missing (idempotent)
   build-guests   build every guest policy into a component under target/guests/
   demo           build the guests and the CLI, then evaluate sample requests
-  test           build the guests, run every test of the workspace, then `fuzz`
+  test           build the guests, run every test, check the templates, then `fuzz`
+  templates      make a project from each template, build and test it (part of `test`)
   fuzz           run each fuzz target for FUZZ_SECONDS (default 60), installing cargo-fuzz if missing
   ci             what CI runs: fmt check, clippy, then `test`
 ";
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         "build-guests" => guests::build_all().map(|_| ()),
         "demo" => demo(),
         "test" => test(),
+        "templates" => templates(),
         "fuzz" => fuzz(),
         "ci" => ci(),
         "" | "help" | "-h" | "--help" => {
@@ -165,7 +167,68 @@ fn test() -> Result<(), String> {
         "running every test (release: the tests drive real wasmtime)",
         || run(cargo().args(["test", "--workspace", "--release"])),
     )?;
+    templates()?;
     fuzz()
+}
+
+/// Makes a project from each template as an author would (`erynoa new`),
+/// builds it, runs its unit and policy tests, and evaluates it in the host.
+fn templates() -> Result<(), String> {
+    let root = guests::workspace_root();
+    step("building the erynoa CLI (release)", || {
+        run(cargo().args(["build", "--release", "-p", "erynoa", "--quiet"]))
+    })?;
+    let dir = root.join("target/template-check");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let erynoa = || {
+        let mut cmd = Command::new(root.join("target/release/erynoa"));
+        cmd.current_dir(&dir);
+        cmd
+    };
+    step(
+        "templates: the ECL project, its policy tests on both back ends",
+        || {
+            run(erynoa().args(["new", "ecl-check", "--template", "ecl"]))?;
+            run(erynoa().args(["ecl", "check", "ecl-check/policy.ecl"]))?;
+            run(erynoa().args(["test", "ecl-check/policy.test.toml"]))?;
+            run(erynoa().args([
+                "run",
+                "--allow-unsigned",
+                "-p",
+                "ecl-check/policy.ecl@wasm",
+                "-s",
+                "ecl-check/state.json",
+                "-r",
+                "ecl-check/request.json",
+            ]))
+        },
+    )?;
+    step(
+        "templates: the Rust project, its unit tests, component and policy tests",
+        || {
+            run(erynoa().args(["new", "rust-check", "--template", "rust"]))?;
+            let manifest = dir.join("rust-check/Cargo.toml");
+            run(cargo()
+                .arg("test")
+                .arg("--manifest-path")
+                .arg(&manifest)
+                .env("CARGO_TARGET_DIR", root.join("target/template-tests")))?;
+            let wasm = guests::build_project(&manifest, "rust_check")?;
+            run(erynoa()
+                .args(["test", "rust-check/policy.test.toml", "--policy"])
+                .arg(&wasm))?;
+            run(erynoa()
+                .args(["run", "--allow-unsigned", "-p"])
+                .arg(&wasm)
+                .args([
+                    "-s",
+                    "rust-check/state.json",
+                    "-r",
+                    "rust-check/request.json",
+                ]))
+        },
+    )
 }
 
 /// Fuzz targets in `fuzz/`, each run for a bounded time.
