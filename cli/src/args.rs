@@ -254,6 +254,14 @@ pub struct RunArgs {
     /// For development only; every load is logged as a warning.
     #[arg(long, conflicts_with = "trust_store")]
     pub allow_unsigned: bool,
+    /// Write every host call of every evaluation (interface, function,
+    /// arguments, result, gas) to this JSON file.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    pub record: Option<PathBuf>,
+    /// Answer host calls from a recording instead of the state, and report
+    /// where the run differs from it (exit 1 if it does).
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
     /// Start every policy from the state fixture, instead of one state all
     /// policies write to: to compare engines on the same inputs.
     #[arg(long)]

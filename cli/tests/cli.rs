@@ -383,3 +383,65 @@ fn ecl_mistakes_are_clear() {
     let out = erynoa(&dir, &["ecl", "repl"]);
     assert_eq!(code(&out), 0);
 }
+
+#[test]
+fn record_then_replay_without_the_state() {
+    let dir = ecl_dir("replay");
+    let run = |policy: &str, extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--allow-unsigned",
+            "-p",
+            policy,
+            "-r",
+            "alice.json",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        erynoa(&dir, &args)
+    };
+    let recorded = run(
+        "kyc.ecl@wasm",
+        &["-s", "state.json", "--record", "calls.json"],
+    );
+    assert_eq!(code(&recorded), 0, "{}", stderr(&recorded));
+    let calls: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("calls.json")).expect("recording"))
+            .expect("json");
+    let functions: Vec<&str> = calls[0]["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .filter_map(|c| c["function"].as_str())
+        .filter(|f| *f != "consume-gas")
+        .collect();
+    assert_eq!(functions, ["get-trust", "has-credential"]);
+    assert_eq!(calls[0]["calls"][1]["gas"], 10, "{calls}");
+
+    // Without the state, the recorded answers still allow alice, on either back end.
+    for policy in ["kyc.ecl@wasm", "kyc.ecl@legacy"] {
+        let replayed = run(policy, &["--replay", "calls.json"]);
+        let text = stderr(&replayed);
+        // The VM makes no consume-gas calls; only those differ.
+        if policy.ends_with("@wasm") {
+            assert_eq!(code(&replayed), 0, "{text}");
+            assert!(text.contains("every host call matched"), "{text}");
+        } else {
+            assert_eq!(code(&replayed), 1, "{text}");
+            assert!(text.contains("`budget.consume-gas`"), "{text}");
+        }
+    }
+    // A changed policy diverges.
+    std::fs::write(
+        dir.join("kyc.ecl"),
+        POLICY.replace("credential(\"kyc\")", "credential(\"kyc2\")"),
+    )
+    .expect("write");
+    let diverged = run("kyc.ecl@wasm", &["--replay", "calls.json"]);
+    assert_eq!(code(&diverged), 1);
+    assert!(
+        stderr(&diverged).contains("\"kyc2\""),
+        "{}",
+        stderr(&diverged)
+    );
+}

@@ -7,7 +7,7 @@ use erynoa_core::{BudgetLimits, Exhaustion, LayerTotals};
 use serde::Serialize;
 
 use crate::Request;
-use crate::session::Session;
+use crate::session::{Session, Tape};
 use crate::state::{PolicyType, StateChanges, UnifiedState};
 
 /// Loads policies from bytes. The component engine implements it; so does the
@@ -38,7 +38,19 @@ pub trait Policy: Send + Sync {
         request: &Request,
         limits: BudgetLimits,
     ) -> Evaluation {
-        crate::evaluate::evaluate(self, state, request, limits)
+        crate::evaluate::evaluate(self, state, request, limits, Tape::Off).0
+    }
+
+    /// [`Policy::evaluate`], recording every host call into `tape` or
+    /// answering them from it; returns the tape with what it found.
+    fn evaluate_taped(
+        &self,
+        state: &Arc<UnifiedState>,
+        request: &Request,
+        limits: BudgetLimits,
+        tape: Tape,
+    ) -> (Evaluation, Tape) {
+        crate::evaluate::evaluate(self, state, request, limits, tape)
     }
 }
 

@@ -8,7 +8,7 @@ use erynoa_core::BudgetLimits;
 
 use crate::Request;
 use crate::engine::{Decision, Effect, Evaluation, Failure, Policy};
-use crate::session::Session;
+use crate::session::{Session, Tape};
 use crate::state::{StateEvent, UnifiedState};
 
 /// How often an evaluation whose reads went stale is run again. Policies are
@@ -20,7 +20,8 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
     state: &Arc<UnifiedState>,
     request: &Request,
     limits: BudgetLimits,
-) -> Evaluation {
+    mut tape: Tape,
+) -> (Evaluation, Tape) {
     let info = policy.info();
     // A signer's budget cap bounds whatever the caller asks for.
     let limits = match info.admission.as_ref().and_then(|a| a.budget) {
@@ -34,8 +35,10 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
 
     let mut attempt = 1;
     let (decision, meter, changes) = loop {
-        let session = Session::new(Arc::clone(&policy_id), state, request, limits);
-        let (session, outcome) = policy.run(session);
+        let session =
+            Session::new(Arc::clone(&policy_id), state, request, limits).with_tape(tape.rewound());
+        let (mut session, outcome) = policy.run(session);
+        tape = session.take_tape();
         let (view, handle, meter) = session.into_parts();
         match outcome {
             Ok(d) if d.effect == Effect::Allow => match handle.commit(&view, &info.id) {
@@ -73,7 +76,7 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
         changes,
     };
     record(state, request, policy, &evaluation);
-    evaluation
+    (evaluation, tape)
 }
 
 fn record<P: Policy + ?Sized>(state: &UnifiedState, request: &Request, policy: &P, e: &Evaluation) {

@@ -7,8 +7,15 @@ use std::time::Instant;
 use erynoa_core::calls::{check_did, check_event, check_store_key, check_value};
 use erynoa_core::{BudgetLimits, Exhaustion, GasLayer, HostCall, Meter, Rejected, TrustVector};
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value as Json, json};
+
 use crate::Request;
 use crate::state::{StateHandle, StateView, UnifiedState};
+
+mod tape;
+pub use tape::{HostCallRecord, Tape};
 
 /// Most log lines kept per evaluation; later ones are dropped.
 pub const MAX_LOG_LINES: u32 = 64;
@@ -62,6 +69,7 @@ pub struct Session {
     started: Instant,
     timestamp: u64,
     log_lines: u32,
+    tape: Tape,
 }
 
 impl Session {
@@ -84,6 +92,88 @@ impl Session {
             started: Instant::now(),
             timestamp,
             log_lines: 0,
+            tape: Tape::Off,
+        }
+    }
+
+    pub(crate) fn with_tape(mut self, tape: Tape) -> Self {
+        self.tape = tape;
+        self
+    }
+
+    pub(crate) fn take_tape(&mut self) -> Tape {
+        std::mem::take(&mut self.tape)
+    }
+
+    /// Runs the host call `live`, recording it, or answering it from the
+    /// recording (the live call still runs, to charge the same gas and
+    /// buffer the same writes; its answer is replaced by the recorded one).
+    fn taped<T: Serialize + DeserializeOwned>(
+        &mut self,
+        interface: &str,
+        function: &str,
+        args: Json,
+        live: impl FnOnce(&mut Self) -> Result<T, CallError>,
+    ) -> Result<T, CallError> {
+        if matches!(self.tape, Tape::Off) {
+            return live(self);
+        }
+        let (gas, mana) = (self.meter.gas_used(), self.meter.mana_used());
+        let result = live(self);
+        let gas = self.meter.gas_used() - gas;
+        let mana = self.meter.mana_used() - mana;
+        match &mut self.tape {
+            Tape::Off => result,
+            Tape::Record(calls) => {
+                calls.push(HostCallRecord {
+                    interface: interface.to_owned(),
+                    function: function.to_owned(),
+                    args,
+                    result: encode(&result),
+                    gas,
+                    mana,
+                });
+                result
+            }
+            Tape::Replay {
+                calls,
+                next,
+                divergences,
+            } => {
+                let Some(recorded) = calls.get(*next) else {
+                    divergences.push(format!(
+                        "call {}: `{interface}.{function}` with {args} is not in the recording",
+                        *next + 1
+                    ));
+                    *next += 1;
+                    return result;
+                };
+                if recorded.interface != interface
+                    || recorded.function != function
+                    || recorded.args != args
+                {
+                    divergences.push(format!(
+                        "call {}: the run called `{interface}.{function}` with {args}; the recording has `{}.{}` with {}",
+                        *next + 1, recorded.interface, recorded.function, recorded.args
+                    ));
+                    *next += 1;
+                    return result;
+                }
+                *next += 1;
+                if result.is_err() && matches!(result, Err(CallError::Exhausted(_))) {
+                    return result;
+                }
+                match decode::<T>(&recorded.result) {
+                    Some(answer) => answer,
+                    None => {
+                        divergences.push(format!(
+                            "call {}: the recorded result {} of `{interface}.{function}` does not fit",
+                            *next, recorded.result
+                        ));
+                        result
+                    }
+                }
+            }
         }
     }
 
@@ -136,68 +226,93 @@ impl Session {
 
     /// `trust.get-trust`.
     pub fn get_trust(&mut self, did: &str) -> Result<TrustVector, CallError> {
-        self.charge(HostCall::GetTrust)?;
-        check_did(did)?;
-        Ok(self.view.trust(did))
+        self.taped("trust", "get-trust", json!([did]), |s| {
+            s.charge(HostCall::GetTrust)?;
+            check_did(did)?;
+            Ok(s.view.trust(did))
+        })
     }
 
     /// `trust.trust-norm`.
     pub fn trust_norm(&mut self, tv: &TrustVector) -> Result<f64, Exhaustion> {
-        self.charge(HostCall::TrustNorm)?;
-        Ok(tv.mean())
+        let result = self.taped("trust", "trust-norm", json!([tv]), |s| {
+            s.charge(HostCall::TrustNorm)?;
+            Ok(tv.mean())
+        });
+        only_exhausted(result, || tv.mean())
     }
 
     /// `identity.has-credential`.
     pub fn has_credential(&mut self, did: &str, schema: &str) -> Result<bool, CallError> {
-        self.charge(HostCall::HasCredential)?;
-        check_did(did)?;
-        Ok(self.view.has_credential(did, schema))
+        self.taped("identity", "has-credential", json!([did, schema]), |s| {
+            s.charge(HostCall::HasCredential)?;
+            check_did(did)?;
+            Ok(s.view.has_credential(did, schema))
+        })
     }
 
     /// `identity.resolve-did`.
     pub fn resolve_did(&mut self, did: &str) -> Result<bool, CallError> {
-        self.charge(HostCall::ResolveDid)?;
-        check_did(did)?;
-        Ok(self.view.resolve_did(did))
+        self.taped("identity", "resolve-did", json!([did]), |s| {
+            s.charge(HostCall::ResolveDid)?;
+            check_did(did)?;
+            Ok(s.view.resolve_did(did))
+        })
     }
 
     /// `state.store-get`.
     pub fn store_get(&mut self, store: &str, key: &str) -> Result<Option<String>, CallError> {
-        self.charge(HostCall::StoreGet)?;
-        check_store_key(store, key)?;
-        Ok(self.handle.get(&mut self.view, store, key))
+        self.taped("state", "store-get", json!([store, key]), |s| {
+            s.charge(HostCall::StoreGet)?;
+            check_store_key(store, key)?;
+            Ok(s.handle.get(&mut s.view, store, key))
+        })
     }
 
     /// `state.store-put`.
     pub fn store_put(&mut self, store: &str, key: &str, value: &str) -> Result<(), CallError> {
-        self.charge(HostCall::StorePut { bytes: value.len() })?;
-        check_store_key(store, key)?;
-        check_value(value)?;
-        self.handle.put(store, key, value);
-        Ok(())
+        self.taped("state", "store-put", json!([store, key, value]), |s| {
+            s.charge(HostCall::StorePut { bytes: value.len() })?;
+            check_store_key(store, key)?;
+            check_value(value)?;
+            s.handle.put(store, key, value);
+            Ok(())
+        })
     }
 
     /// `state.store-delete`.
     pub fn store_delete(&mut self, store: &str, key: &str) -> Result<bool, CallError> {
-        self.charge(HostCall::StoreDelete)?;
-        check_store_key(store, key)?;
-        Ok(self.handle.delete(&mut self.view, store, key))
+        self.taped("state", "store-delete", json!([store, key]), |s| {
+            s.charge(HostCall::StoreDelete)?;
+            check_store_key(store, key)?;
+            Ok(s.handle.delete(&mut s.view, store, key))
+        })
     }
 
     /// `budget.consume-gas`.
     pub fn consume_gas(&mut self, layer: GasLayer, amount: u64) -> Result<(), Exhaustion> {
-        self.meter.charge_gas(layer, amount)
+        let result = self.taped("budget", "consume-gas", json!([layer, amount]), |s| {
+            Ok(s.meter.charge_gas(layer, amount)?)
+        });
+        only_exhausted(result, || ())
     }
 
     /// `budget.consume-mana`.
     pub fn consume_mana(&mut self, amount: u64) -> Result<(), Exhaustion> {
-        self.meter.charge_mana(amount)
+        let result = self.taped("budget", "consume-mana", json!([amount]), |s| {
+            Ok(s.meter.charge_mana(amount)?)
+        });
+        only_exhausted(result, || ())
     }
 
     /// `context.timestamp`: fixed for the whole evaluation.
     pub fn timestamp(&mut self) -> Result<u64, Exhaustion> {
-        self.charge(HostCall::Timestamp)?;
-        Ok(self.timestamp)
+        let result = self.taped("context", "timestamp", json!([]), |s| {
+            s.charge(HostCall::Timestamp)?;
+            Ok(s.timestamp)
+        });
+        let now = self.timestamp;
+        only_exhausted(result, || now)
     }
 
     /// The evaluation time, without charging for it.
@@ -207,7 +322,11 @@ impl Session {
 
     /// `context.log`: kept lines go to the host's log under the target `erynoa::guest`.
     pub fn log(&mut self, level: LogLevel, message: &str) -> Result<(), Exhaustion> {
-        self.charge(HostCall::Log)?;
+        let result = self.taped("context", "log", json!([message]), |s| {
+            s.charge(HostCall::Log)?;
+            Ok(())
+        });
+        only_exhausted(result, || ())?;
         self.log_lines += 1;
         if self.log_lines > MAX_LOG_LINES {
             return Ok(());
@@ -226,12 +345,54 @@ impl Session {
 
     /// `events.emit-event`.
     pub fn emit_event(&mut self, event_type: &str, payload: &str) -> Result<(), CallError> {
-        self.charge(HostCall::EmitEvent {
-            bytes: payload.len(),
-        })?;
-        check_event(event_type, payload, self.handle.event_count())?;
-        self.handle.emit(event_type, payload);
-        Ok(())
+        self.taped("events", "emit-event", json!([event_type, payload]), |s| {
+            s.charge(HostCall::EmitEvent {
+                bytes: payload.len(),
+            })?;
+            check_event(event_type, payload, s.handle.event_count())?;
+            s.handle.emit(event_type, payload);
+            Ok(())
+        })
+    }
+}
+
+fn encode<T: Serialize>(result: &Result<T, CallError>) -> Json {
+    match result {
+        Ok(v) => json!({ "ok": v }),
+        Err(CallError::Rejected(r)) => json!({ "err": {
+            "code": match r.code {
+                erynoa_core::RejectCode::InvalidArgument => "invalid-argument",
+                erynoa_core::RejectCode::LimitExceeded => "limit-exceeded",
+            },
+            "message": r.message,
+        }}),
+        Err(CallError::Exhausted(e)) => json!({ "exhausted": e.kind() }),
+    }
+}
+
+fn decode<T: DeserializeOwned>(recorded: &Json) -> Option<Result<T, CallError>> {
+    if let Some(ok) = recorded.get("ok") {
+        return serde_json::from_value(ok.clone()).ok().map(Ok);
+    }
+    let err = recorded.get("err")?;
+    let code = match err.get("code")?.as_str()? {
+        "invalid-argument" => erynoa_core::RejectCode::InvalidArgument,
+        "limit-exceeded" => erynoa_core::RejectCode::LimitExceeded,
+        _ => return None,
+    };
+    let message = err.get("message")?.as_str()?.to_owned();
+    Some(Err(CallError::Rejected(Rejected { code, message })))
+}
+
+fn only_exhausted<T>(
+    result: Result<T, CallError>,
+    fallback: impl FnOnce() -> T,
+) -> Result<T, Exhaustion> {
+    match result {
+        Ok(v) => Ok(v),
+        Err(CallError::Exhausted(e)) => Err(e),
+        // Only a doctored recording rejects a call that cannot be rejected.
+        Err(CallError::Rejected(_)) => Ok(fallback()),
     }
 }
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use erynoa_host::{
-    BudgetLimits, BytecodeEngine, ComponentEngine, Evaluation, ExecutionMode, Policy, PolicyEngine,
-    Request, Trust, TrustStore, UnifiedState,
+    BudgetLimits, BytecodeEngine, ComponentEngine, Evaluation, ExecutionMode, HostCallRecord,
+    Policy, PolicyEngine, Request, Tape, Trust, TrustStore, UnifiedState,
 };
 
 use crate::args::RunArgs;
@@ -78,6 +78,19 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
         memory_limit_bytes: args.budget.memory_mib << 20,
         ..BudgetLimits::default()
     };
+    let replay: Option<Vec<Recorded>> = match &args.replay {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read recording `{}`", path.display()))?;
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("`{}` is not a recording", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let mut recorded: Vec<Recorded> = Vec::new();
+    let mut divergences = 0;
     let mut results: Vec<(&Request, Evaluation)> = Vec::new();
     for policy in &policies {
         let state = if args.state_per_policy {
@@ -89,8 +102,54 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
             Arc::clone(&state)
         };
         for request in &requests {
-            results.push((request, policy.evaluate(&state, request, limits)));
+            let index = results.len();
+            let tape = match (&replay, &args.record) {
+                (Some(rec), _) => {
+                    Tape::replay(rec.get(index).map(|r| r.calls.clone()).unwrap_or_default())
+                }
+                (None, Some(_)) => Tape::Record(Vec::new()),
+                (None, None) => Tape::Off,
+            };
+            let (evaluation, tape) = policy.evaluate_taped(&state, request, limits, tape);
+            if let Some(rec) = &replay {
+                let mut found = tape.divergences();
+                match rec.get(index) {
+                    Some(r) if r.policy != evaluation.policy_id => found.insert(
+                        0,
+                        format!(
+                            "recorded for policy `{}`, run with `{}`",
+                            r.policy, evaluation.policy_id
+                        ),
+                    ),
+                    None => found.insert(0, "not in the recording".to_owned()),
+                    Some(_) => {}
+                }
+                for d in &found {
+                    eprintln!(
+                        "replay: evaluation {} ({}, {}): {d}",
+                        index + 1,
+                        evaluation.policy_id,
+                        request.caller()
+                    );
+                }
+                divergences += found.len();
+            }
+            if args.record.is_some() {
+                recorded.push(Recorded {
+                    policy: evaluation.policy_id.clone(),
+                    caller: request.caller().to_owned(),
+                    realm: request.realm().to_owned(),
+                    action: request.action().to_owned(),
+                    calls: tape.recorded(),
+                });
+            }
+            results.push((request, evaluation));
         }
+    }
+    if let Some(path) = &args.record {
+        let text = serde_json::to_string_pretty(&recorded)?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write recording `{}`", path.display()))?;
     }
 
     let single = results.len() == 1;
@@ -101,8 +160,30 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     } else {
         output::print_table(&results);
     }
+    if let Some(path) = &args.replay {
+        let count = replay.as_ref().map_or(0, Vec::len);
+        if divergences > 0 || count != results.len() {
+            eprintln!(
+                "replay of `{}`: {divergences} divergence(s); {count} evaluation(s) recorded, {} run",
+                path.display(),
+                results.len()
+            );
+            return Ok(ExitStatus::Error);
+        }
+        eprintln!("replay of `{}`: every host call matched", path.display());
+    }
     Ok(match results.first() {
         Some((_, e)) if single && !e.is_allowed() => ExitStatus::Deny,
         _ => ExitStatus::Success,
     })
+}
+
+/// One evaluation's host calls, as `--record` writes them.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Recorded {
+    policy: String,
+    caller: String,
+    realm: String,
+    action: String,
+    calls: Vec<HostCallRecord>,
 }
