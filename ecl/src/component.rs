@@ -2370,32 +2370,14 @@ impl<'a> Gen<'a> {
                 self.stack.push(T::Num);
             }
             O::TimeSince => {
-                // 5 compute gas, 1 of which the timestamp call charges.
+                // 4 compute gas here; its timestamp call charges the last 1.
                 let t = self.pop(at)?;
-                self.charge_one(0);
-                self.b.all([
-                    I::GlobalGet(G_LEFT),
-                    I::I64Const(5),
-                    I::I64LtS,
-                    I::If(BlockType::Empty),
-                    I::I64Const(5),
-                    I::Call(self.idx.h(H::OogOne)),
-                    I::End,
-                ]);
-                self.take(5);
+                self.charge_one(4);
                 self.coerce_num(t, at)?;
                 let ts = self.scratch(I64);
                 let now = self.scratch(I64);
-                // The timestamp call charges 1 of the 5 itself.
-                self.b.all([
-                    I::I64TruncSatF64U,
-                    I::LocalSet(ts),
-                    I::GlobalGet(G_PENDING),
-                    I::I64Const(1),
-                    I::I64Sub,
-                    I::GlobalSet(G_PENDING),
-                ]);
-                self.b.i(I::Call(self.idx.h(H::Flush)));
+                self.b.all([I::I64TruncSatF64U, I::LocalSet(ts)]);
+                self.before_host();
                 self.b.all([
                     I::Call(self.idx.imp(Imp::Timestamp)),
                     I::LocalTee(now),
@@ -2408,6 +2390,7 @@ impl<'a> Gen<'a> {
                     I::Select,
                     I::F64ConvertI64U,
                 ]);
+                self.after_host(1);
                 self.stack.push(T::Num);
             }
             O::Log => {

@@ -382,7 +382,11 @@ impl Vm {
                 if op.is_host_call() && host.charges_calls() {
                     return Ok(());
                 }
-                let (layer, amount) = op.layer_cost();
+                let (layer, mut amount) = op.layer_cost();
+                if matches!(op, OpCode::TimeSince) && host.charges_calls() {
+                    // Its timestamp is a host call that charges the last 1.
+                    amount -= 1;
+                }
                 Ok(host.charge(layer, amount)?)
             }
         }
@@ -635,7 +639,14 @@ impl Vm {
             }
             TimeSince => {
                 let ts = self.pop_n()?;
-                let since = host.now().saturating_sub(ts as u64);
+                // A charging host answers through its (charged) timestamp
+                // call, as a compiled component must.
+                let now = if host.charges_calls() {
+                    host.timestamp()?
+                } else {
+                    host.now()
+                };
+                let since = now.saturating_sub(ts as u64);
                 self.stack.push(Value::Number(since as f64));
             }
             Contains => {

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use erynoa_host::{
-    BudgetLimits, BytecodeEngine, Evaluation, Policy, Request, Trust, UnifiedState, Value,
+    BudgetLimits, BytecodeEngine, Evaluation, HostCallRecord, Policy, Request, Tape, Trust,
+    UnifiedState, Value,
 };
 
 use super::{ALICE, BOB, engine};
@@ -19,7 +20,8 @@ pub const FIXTURE: &str = r#"{
     "stores": {"finance": {"quota": {"did:erynoa:self:alice": "2"}}}
 }"#;
 
-/// Runs `src` on both back ends and returns (vm, component).
+/// Runs `src` on both back ends, checks they made the same host calls
+/// with the same results, and returns (vm, component).
 pub fn both(
     src: &str,
     state: &str,
@@ -37,10 +39,23 @@ pub fn both(
         .unwrap_or_else(|e| panic!("{src}: {e}"));
     let s1 = Arc::new(UnifiedState::from_json(state).expect("fixture"));
     let s2 = Arc::new(UnifiedState::from_json(state).expect("fixture"));
-    (
-        vm.evaluate(&s1, request, limits),
-        component.evaluate(&s2, request, limits),
-    )
+    let (a, calls_a) = vm.evaluate_taped(&s1, request, limits, Tape::Record(Vec::new()));
+    let (b, calls_b) = component.evaluate_taped(&s2, request, limits, Tape::Record(Vec::new()));
+    assert_eq!(
+        host_calls(calls_a),
+        host_calls(calls_b),
+        "host calls differ\n{src}"
+    );
+    (a, b)
+}
+
+/// The host calls a policy made, in order, without the compiled code's
+/// own gas reports (the VM's instructions are charged by the VM itself).
+pub fn host_calls(tape: Tape) -> Vec<HostCallRecord> {
+    tape.recorded()
+        .into_iter()
+        .filter(|c| c.interface != "budget")
+        .collect()
 }
 
 /// Asserts both back ends agree on everything a user sees.
@@ -300,8 +315,9 @@ mod generate {
         fn num(&mut self, depth: usize) -> String {
             let leaf = depth == 0 || self.rng.below(3) == 0;
             if leaf {
-                let choice = self.rng.below(if self.nums.is_empty() { 9 } else { 11 });
+                let choice = self.rng.below(if self.nums.is_empty() { 10 } else { 12 });
                 return match choice {
+                    9 => "time_since(now() - 60)".to_owned(),
                     0 | 1 => format!("{}", self.rng.below(20) as f64 / 4.0 - 1.0),
                     2 => "param(\"amount\")".to_owned(),
                     3 => "param(\"n\")".to_owned(),
@@ -385,8 +401,9 @@ proptest::proptest! {
     })]
 
     /// Generated programs give the same decision, reason, failure, gas per
-    /// layer, mana and changes on both back ends, for several requests and
-    /// gas limits each (so runs out of gas at many different points).
+    /// layer, mana, changes and sequence of host calls (with arguments,
+    /// results and gas) on both back ends, for several requests and gas
+    /// limits each (so runs out of gas at many different points).
     #[test]
     fn generated_programs_agree(seed in proptest::prelude::any::<u64>()) {
         let src = generate::Program::new(seed).source();
@@ -407,8 +424,10 @@ proptest::proptest! {
             let limits = BudgetLimits { gas_limit: gas, ..BudgetLimits::default() };
             let s1 = Arc::new(UnifiedState::from_json(FIXTURE).expect("fixture"));
             let s2 = Arc::new(UnifiedState::from_json(FIXTURE).expect("fixture"));
-            let a = vm.evaluate(&s1, &request, limits);
-            let b = component.evaluate(&s2, &request, limits);
+            let (a, calls_a) = vm.evaluate_taped(&s1, &request, limits, Tape::Record(Vec::new()));
+            let (b, calls_b) = component.evaluate_taped(&s2, &request, limits, Tape::Record(Vec::new()));
+            let (calls_a, calls_b) = (host_calls(calls_a), host_calls(calls_b));
+            proptest::prop_assert_eq!(calls_a, calls_b, "host calls differ\n{}\namount {} gas {}", src, amount, gas);
             let show = |e: &Evaluation| format!(
                 "{:?} {:?} {:?} gas={} layers={:?} mana={} changes={:?}",
                 e.effect, e.reason, e.failure, e.gas_used, e.gas, e.mana_used, e.changes
