@@ -1455,7 +1455,7 @@ fn metadata(data: &mut Data, name: &str) -> Body {
 
 // ---- The policy itself ----
 
-/// A stack slot of the generated code.
+/// The translation of one policy into the body of `evaluate`.
 struct Gen<'a> {
     code: &'a [OpCode],
     idx: &'a Index,
@@ -1501,9 +1501,6 @@ impl<'a> Gen<'a> {
     }
 
     fn evaluate(mut self) -> R<Body> {
-        let i = |b: &mut Body, ins: I<'static>| {
-            b.i(ins);
-        };
         // Request: caller, realm, action, resource, params.
         for (global, (ptr, len)) in [(G_CALLER, (0, 1)), (G_REALM, (2, 3))] {
             self.b.all([
@@ -1552,10 +1549,10 @@ impl<'a> Gen<'a> {
                 ]);
             }
         }
-        i(&mut self.b, I::End); // $fail
+        self.b.i(I::End); // $fail
         self.b
             .all([I::I32Const(outcome::ERROR), I::GlobalSet(G_OUTCOME)]);
-        i(&mut self.b, I::End); // $exit
+        self.b.i(I::End); // $exit
         self.finish_result();
         Ok(self.b)
     }
