@@ -228,6 +228,55 @@ fn templates() -> Result<(), String> {
                     "rust-check/request.json",
                 ]))
         },
+    )?;
+    let has_cargo_generate = cargo()
+        .args(["generate", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_cargo_generate {
+        eprintln!("==> templates: cargo-generate is not installed; skipped comparing with it");
+        return Ok(());
+    }
+    step(
+        "templates: cargo generate makes the same Rust project as erynoa new",
+        || {
+            let sdk = root.join("sdk");
+            let sdk = sdk.to_string_lossy();
+            run(cargo()
+                .current_dir(&dir)
+                .args(["generate", "--path"])
+                .arg(root.join("templates/rust-policy"))
+                .args([
+                    "--name",
+                    "generated",
+                    "--silent",
+                    "--vcs",
+                    "none",
+                    "--define",
+                ])
+                .arg(format!("sdk_path={sdk}")))?;
+            run(erynoa()
+                .args(["new", "expected", "--template", "rust", "--sdk"])
+                .arg(sdk.as_ref()))?;
+            for file in [
+                "Cargo.toml",
+                "src/lib.rs",
+                "policy.test.toml",
+                "state.json",
+                "request.json",
+                "README.md",
+            ] {
+                let read = |project: &str| {
+                    std::fs::read_to_string(dir.join(project).join(file))
+                        .map(|t| t.replace(project, "NAME"))
+                        .map_err(|e| format!("{project}/{file}: {e}"))
+                };
+                if read("generated")? != read("expected")? {
+                    return Err(format!("cargo generate and erynoa new differ in {file}"));
+                }
+            }
+            Ok(())
+        },
     )
 }
 
