@@ -1119,3 +1119,17 @@ fn r13_to_r16_standard_gateway_policies() {
         .with_caller("did:test:alice");
     assert_eq!(rp(&invite, &mut invited).0, Ok(b(true)));
 }
+
+#[test]
+fn s11_s12_parse_and_lex() {
+    // S11: parses with no error diagnostics.
+    let (file, _) = erynoa_ecl::parse("policy \"test\" { require true }").expect("parses");
+    assert_eq!(file.policies().count(), 1);
+    // S12: the tokens include Policy, Require and GtEq.
+    use erynoa_ecl::lexer::{Tok, lex};
+    let (tokens, _) = lex("policy \"test\" { require x >= 0.5 }").expect("lexes");
+    let kinds: Vec<Tok> = tokens.into_iter().map(|t| t.tok).collect();
+    for want in [Tok::Policy, Tok::Require, Tok::GtEq] {
+        assert!(kinds.contains(&want), "{want:?} in {kinds:?}");
+    }
+}
