@@ -112,12 +112,14 @@ impl Session {
         &mut self,
         interface: &str,
         function: &str,
-        args: Json,
+        args: impl FnOnce() -> Json,
         live: impl FnOnce(&mut Self) -> Result<T, CallError>,
     ) -> Result<T, CallError> {
+        // Off, the common case, builds nothing: this is every host call.
         if matches!(self.tape, Tape::Off) {
             return live(self);
         }
+        let args = args();
         let (gas, mana) = (self.meter.gas_used(), self.meter.mana_used());
         let result = live(self);
         let gas = self.meter.gas_used() - gas;
@@ -160,7 +162,7 @@ impl Session {
                     return result;
                 }
                 *next += 1;
-                if result.is_err() && matches!(result, Err(CallError::Exhausted(_))) {
+                if matches!(result, Err(CallError::Exhausted(_))) {
                     return result;
                 }
                 match decode::<T>(&recorded.result) {
@@ -226,91 +228,137 @@ impl Session {
 
     /// `trust.get-trust`.
     pub fn get_trust(&mut self, did: &str) -> Result<TrustVector, CallError> {
-        self.taped("trust", "get-trust", json!([did]), |s| {
-            s.charge(HostCall::GetTrust)?;
-            check_did(did)?;
-            Ok(s.view.trust(did))
-        })
+        self.taped(
+            "trust",
+            "get-trust",
+            || json!([did]),
+            |s| {
+                s.charge(HostCall::GetTrust)?;
+                check_did(did)?;
+                Ok(s.view.trust(did))
+            },
+        )
     }
 
     /// `trust.trust-norm`.
     pub fn trust_norm(&mut self, tv: &TrustVector) -> Result<f64, Exhaustion> {
-        let result = self.taped("trust", "trust-norm", json!([tv]), |s| {
-            s.charge(HostCall::TrustNorm)?;
-            Ok(tv.mean())
-        });
+        let result = self.taped(
+            "trust",
+            "trust-norm",
+            || json!([tv]),
+            |s| {
+                s.charge(HostCall::TrustNorm)?;
+                Ok(tv.mean())
+            },
+        );
         only_exhausted(result, || tv.mean())
     }
 
     /// `identity.has-credential`.
     pub fn has_credential(&mut self, did: &str, schema: &str) -> Result<bool, CallError> {
-        self.taped("identity", "has-credential", json!([did, schema]), |s| {
-            s.charge(HostCall::HasCredential)?;
-            check_did(did)?;
-            Ok(s.view.has_credential(did, schema))
-        })
+        self.taped(
+            "identity",
+            "has-credential",
+            || json!([did, schema]),
+            |s| {
+                s.charge(HostCall::HasCredential)?;
+                check_did(did)?;
+                Ok(s.view.has_credential(did, schema))
+            },
+        )
     }
 
     /// `identity.resolve-did`.
     pub fn resolve_did(&mut self, did: &str) -> Result<bool, CallError> {
-        self.taped("identity", "resolve-did", json!([did]), |s| {
-            s.charge(HostCall::ResolveDid)?;
-            check_did(did)?;
-            Ok(s.view.resolve_did(did))
-        })
+        self.taped(
+            "identity",
+            "resolve-did",
+            || json!([did]),
+            |s| {
+                s.charge(HostCall::ResolveDid)?;
+                check_did(did)?;
+                Ok(s.view.resolve_did(did))
+            },
+        )
     }
 
     /// `state.store-get`.
     pub fn store_get(&mut self, store: &str, key: &str) -> Result<Option<String>, CallError> {
-        self.taped("state", "store-get", json!([store, key]), |s| {
-            s.charge(HostCall::StoreGet)?;
-            check_store_key(store, key)?;
-            Ok(s.handle.get(&mut s.view, store, key))
-        })
+        self.taped(
+            "state",
+            "store-get",
+            || json!([store, key]),
+            |s| {
+                s.charge(HostCall::StoreGet)?;
+                check_store_key(store, key)?;
+                Ok(s.handle.get(&mut s.view, store, key))
+            },
+        )
     }
 
     /// `state.store-put`.
     pub fn store_put(&mut self, store: &str, key: &str, value: &str) -> Result<(), CallError> {
-        self.taped("state", "store-put", json!([store, key, value]), |s| {
-            s.charge(HostCall::StorePut { bytes: value.len() })?;
-            check_store_key(store, key)?;
-            check_value(value)?;
-            s.handle.put(store, key, value);
-            Ok(())
-        })
+        self.taped(
+            "state",
+            "store-put",
+            || json!([store, key, value]),
+            |s| {
+                s.charge(HostCall::StorePut { bytes: value.len() })?;
+                check_store_key(store, key)?;
+                check_value(value)?;
+                s.handle.put(store, key, value);
+                Ok(())
+            },
+        )
     }
 
     /// `state.store-delete`.
     pub fn store_delete(&mut self, store: &str, key: &str) -> Result<bool, CallError> {
-        self.taped("state", "store-delete", json!([store, key]), |s| {
-            s.charge(HostCall::StoreDelete)?;
-            check_store_key(store, key)?;
-            Ok(s.handle.delete(&mut s.view, store, key))
-        })
+        self.taped(
+            "state",
+            "store-delete",
+            || json!([store, key]),
+            |s| {
+                s.charge(HostCall::StoreDelete)?;
+                check_store_key(store, key)?;
+                Ok(s.handle.delete(&mut s.view, store, key))
+            },
+        )
     }
 
     /// `budget.consume-gas`.
     pub fn consume_gas(&mut self, layer: GasLayer, amount: u64) -> Result<(), Exhaustion> {
-        let result = self.taped("budget", "consume-gas", json!([layer, amount]), |s| {
-            Ok(s.meter.charge_gas(layer, amount)?)
-        });
+        let result = self.taped(
+            "budget",
+            "consume-gas",
+            || json!([layer, amount]),
+            |s| Ok(s.meter.charge_gas(layer, amount)?),
+        );
         only_exhausted(result, || ())
     }
 
     /// `budget.consume-mana`.
     pub fn consume_mana(&mut self, amount: u64) -> Result<(), Exhaustion> {
-        let result = self.taped("budget", "consume-mana", json!([amount]), |s| {
-            Ok(s.meter.charge_mana(amount)?)
-        });
+        let result = self.taped(
+            "budget",
+            "consume-mana",
+            || json!([amount]),
+            |s| Ok(s.meter.charge_mana(amount)?),
+        );
         only_exhausted(result, || ())
     }
 
     /// `context.timestamp`: fixed for the whole evaluation.
     pub fn timestamp(&mut self) -> Result<u64, Exhaustion> {
-        let result = self.taped("context", "timestamp", json!([]), |s| {
-            s.charge(HostCall::Timestamp)?;
-            Ok(s.timestamp)
-        });
+        let result = self.taped(
+            "context",
+            "timestamp",
+            || json!([]),
+            |s| {
+                s.charge(HostCall::Timestamp)?;
+                Ok(s.timestamp)
+            },
+        );
         let now = self.timestamp;
         only_exhausted(result, || now)
     }
@@ -322,10 +370,15 @@ impl Session {
 
     /// `context.log`: kept lines go to the host's log under the target `erynoa::guest`.
     pub fn log(&mut self, level: LogLevel, message: &str) -> Result<(), Exhaustion> {
-        let result = self.taped("context", "log", json!([message]), |s| {
-            s.charge(HostCall::Log)?;
-            Ok(())
-        });
+        let result = self.taped(
+            "context",
+            "log",
+            || json!([message]),
+            |s| {
+                s.charge(HostCall::Log)?;
+                Ok(())
+            },
+        );
         only_exhausted(result, || ())?;
         self.log_lines += 1;
         if self.log_lines > MAX_LOG_LINES {
@@ -345,14 +398,19 @@ impl Session {
 
     /// `events.emit-event`.
     pub fn emit_event(&mut self, event_type: &str, payload: &str) -> Result<(), CallError> {
-        self.taped("events", "emit-event", json!([event_type, payload]), |s| {
-            s.charge(HostCall::EmitEvent {
-                bytes: payload.len(),
-            })?;
-            check_event(event_type, payload, s.handle.event_count())?;
-            s.handle.emit(event_type, payload);
-            Ok(())
-        })
+        self.taped(
+            "events",
+            "emit-event",
+            || json!([event_type, payload]),
+            |s| {
+                s.charge(HostCall::EmitEvent {
+                    bytes: payload.len(),
+                })?;
+                check_event(event_type, payload, s.handle.event_count())?;
+                s.handle.emit(event_type, payload);
+                Ok(())
+            },
+        )
     }
 }
 
