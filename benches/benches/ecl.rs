@@ -11,6 +11,9 @@
     reason = "a benchmark binary: criterion macros, missing guests abort it"
 )]
 
+mod common;
+use common::{STATE, guest};
+
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -18,9 +21,6 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use erynoa_host::{
     BudgetLimits, ComponentEngine, ExecutionMode, Policy, Request, Trust, UnifiedState, Value,
 };
-
-const STATE: &str = r#"{"trust": {"did:erynoa:self:alice": {"r": 0.8, "i": 0.7, "c": 0.6, "p": 0.5, "v": 0.4, "omega": 0.3}},
-                        "identities": {"did:erynoa:self:alice": ["kyc"]}}"#;
 
 /// Rounds of the arithmetic workload; the Rust guest uses the same.
 const ROUNDS: u32 = 200;
@@ -49,15 +49,6 @@ fn workloads() -> Vec<(&'static str, String)> {
         ("hostcalls", hostcalls),
         ("arith", arith),
     ]
-}
-
-fn guest(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../target/guests/{name}.wasm",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask build-guests` first"))
 }
 
 fn backends(c: &mut Criterion) {

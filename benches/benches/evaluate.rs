@@ -10,6 +10,9 @@
     reason = "a benchmark binary: criterion macros, missing guests abort it"
 )]
 
+mod common;
+use common::{STATE, guest};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,17 +22,6 @@ use erynoa_host::{
 };
 
 const EXAMPLES: [&str; 2] = ["trust_threshold", "kyc_score"];
-const STATE: &str = r#"{"trust": {"did:erynoa:self:alice": {"r": 0.8, "i": 0.7, "c": 0.6, "p": 0.5, "v": 0.4, "omega": 0.3}},
-                        "identities": {"did:erynoa:self:alice": ["kyc"]}}"#;
-
-fn guest(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../target/guests/{name}.wasm",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}; run `cargo xtask build-guests` first"))
-}
 
 struct Fixture {
     policy: ComponentPolicy,
