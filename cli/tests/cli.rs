@@ -264,57 +264,25 @@ fn pinned_ecl_runs_under_a_trust_store_and_unpinned_does_not() {
         stdout(&pin)
     );
     std::fs::write(dir.join("trust.toml"), stdout(&pin)).expect("write");
-    for policy in ["kyc.ecl@legacy", "kyc.ecl@wasm"] {
-        let out = erynoa(
+    let run = |policy: &str| {
+        let args = ["run", "--trust-store", "trust.toml", "-p", policy];
+        erynoa(
             &dir,
-            &[
-                "run",
-                "--trust-store",
-                "trust.toml",
-                "-p",
-                policy,
-                "-s",
-                "state.json",
-                "-r",
-                "alice.json",
-            ],
-        );
+            &[&args[..], &["-s", "state.json", "-r", "alice.json"]].concat(),
+        )
+    };
+    for policy in ["kyc.ecl@legacy", "kyc.ecl@wasm"] {
+        let out = run(policy);
         assert_eq!(code(&out), 0, "{policy}: {}", stderr(&out));
     }
     std::fs::write(dir.join("kyc.ecl"), POLICY.replace("0.5", "0.1")).expect("write");
-    let out = erynoa(
-        &dir,
-        &[
-            "run",
-            "--trust-store",
-            "trust.toml",
-            "-p",
-            "kyc.ecl",
-            "-s",
-            "state.json",
-            "-r",
-            "alice.json",
-        ],
-    );
+    let out = run("kyc.ecl");
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("is not pinned"), "{}", stderr(&out));
     // Pinned with fewer capabilities than it needs.
     let narrow = stdout(&erynoa(&dir, &["ecl", "pin", "kyc.ecl"])).replace("\"trust\", ", "");
     std::fs::write(dir.join("trust.toml"), narrow).expect("write");
-    let out = erynoa(
-        &dir,
-        &[
-            "run",
-            "--trust-store",
-            "trust.toml",
-            "-p",
-            "kyc.ecl",
-            "-s",
-            "state.json",
-            "-r",
-            "alice.json",
-        ],
-    );
+    let out = run("kyc.ecl");
     assert_eq!(code(&out), 1);
     assert!(
         stderr(&out).contains("not granted `trust`"),
