@@ -231,7 +231,7 @@ impl T {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Imp {
-    Remaining,
+    GasLeft,
     ConsumeGas,
     GetTrust,
     HasCredential,
@@ -253,7 +253,7 @@ impl Imp {
     fn spec(self) -> (&'static str, &'static str, Vec<ValType>, Vec<ValType>) {
         use ValType::{F64, I32, I64};
         let (module, name, params, results): (_, _, &[ValType], &[ValType]) = match self {
-            Imp::Remaining => ("budget", "remaining", &[I32], &[]),
+            Imp::GasLeft => ("budget", "gas-left", &[], &[I64]),
             Imp::ConsumeGas => ("budget", "consume-gas", &[I32, I64], &[]),
             Imp::GetTrust => ("trust", "get-trust", &[I32, I32, I32], &[]),
             Imp::HasCredential => ("identity", "has-credential", &[I32; 5], &[]),
@@ -463,7 +463,7 @@ impl Index {
 }
 
 fn core_module(program: &Program) -> Result<Vec<u8>, ComponentError> {
-    let mut needed: Vec<Imp> = vec![Imp::Remaining, Imp::ConsumeGas];
+    let mut needed: Vec<Imp> = vec![Imp::GasLeft, Imp::ConsumeGas];
     for op in &program.code {
         needed.extend_from_slice(Imp::needed_by(op));
     }
@@ -1508,14 +1508,9 @@ impl<'a> Gen<'a> {
             I::GlobalSet(G_PARAMS),
             I::LocalGet(9),
             I::GlobalSet(G_NPARAMS),
-            // Gas left: limit - used.
-            I::I32Const(RET),
-            I::Call(self.idx.imp(Imp::Remaining)),
-            I::I32Const(RET),
-            I::I64Load(mem(8, 3)),
-            I::I32Const(RET),
-            I::I64Load(mem(0, 3)),
-            I::I64Sub,
+            // `gas-left` rather than `remaining`: a scalar result lowers
+            // without memory, so wit-component adds no shim instance.
+            I::Call(self.idx.imp(Imp::GasLeft)),
             I::GlobalSet(G_LEFT),
             I::Block(BlockType::Empty), // $exit
             I::Block(BlockType::Empty), // $fail
@@ -3354,5 +3349,72 @@ impl<'a> Gen<'a> {
         p.push(concat);
         self.b.all(p);
         self.b.all([I::LocalSet(out), I::End, I::LocalGet(out)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmparser::{Instance, Parser, Payload};
+
+    /// The component's imports, and how many core instances it creates by
+    /// instantiating a module (export bags cost nothing at run time).
+    fn shape(src: &str) -> (Vec<String>, usize) {
+        let program = crate::compile(src, None).expect("checks");
+        let wasm = super::compile(&program).expect("compiles");
+        let (mut imports, mut instantiated) = (Vec::new(), 0);
+        for payload in Parser::new(0).parse_all(&wasm) {
+            match payload.expect("valid") {
+                Payload::ComponentImportSection(s) => {
+                    // Skips the imports of the nested component that
+                    // re-exports `policy` with its types.
+                    for import in s {
+                        let name = import.expect("import").name.name;
+                        if name.starts_with("erynoa:") {
+                            imports.push(name.to_owned());
+                        }
+                    }
+                }
+                Payload::InstanceSection(s) => {
+                    for instance in s {
+                        if matches!(instance.expect("instance"), Instance::Instantiate { .. }) {
+                            instantiated += 1;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        (imports, instantiated)
+    }
+
+    #[test]
+    fn imports_only_the_interfaces_the_policy_uses() {
+        let (imports, _) = shape(r#"policy "p" { allow }"#);
+        assert_eq!(
+            imports,
+            ["erynoa:ecl/types@0.1.0", "erynoa:ecl/budget@0.1.0"]
+        );
+        let (imports, _) = shape(r#"policy "p" { require caller.trust.R >= 0.5 }"#);
+        assert!(
+            imports.contains(&"erynoa:ecl/trust@0.1.0".to_owned()),
+            "{imports:?}"
+        );
+        assert!(!imports.iter().any(|i| i.contains("state")), "{imports:?}");
+    }
+
+    /// A fresh instance costs wasmtime per core instance (docs/benchmarks.md),
+    /// and wit-component adds a shim and a fixup instance for any import that
+    /// needs the guest's memory. A policy that only meters itself needs none.
+    #[test]
+    fn a_policy_without_host_calls_is_one_core_instance() {
+        assert_eq!(
+            shape(r#"policy "p" { let x = 2 * 21 require x == 42 }"#).1,
+            1
+        );
+        // A host call that passes a string does need the shim.
+        assert_eq!(
+            shape(r#"policy "p" { require caller.trust.R >= 0.5 }"#).1,
+            3
+        );
     }
 }

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use erynoa_core::{BudgetLimits, Exhaustion, GasLayer};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+};
 
 use self::bindings::erynoa::ecl::types::{self as wit};
 use self::bindings::{PolicyComponentIndices, PolicyComponentPre};

@@ -158,6 +158,10 @@ mod wasm {
         }
     }
 
+    pub(crate) fn gas_left() -> u64 {
+        budget::gas_left()
+    }
+
     pub(crate) fn caller() -> String {
         context::caller()
     }

@@ -390,6 +390,10 @@ pub(crate) mod backend {
         })
     }
 
+    pub(crate) fn gas_left() -> u64 {
+        with_session(|s| Ok(s.meter.gas_remaining()))
+    }
+
     pub(crate) fn caller() -> String {
         with_session(|s| Ok(s.request.caller().to_owned()))
     }

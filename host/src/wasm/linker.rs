@@ -200,6 +200,10 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
         Ok((snapshot,))
     })?;
 
+    budget.func_wrap("gas-left", |mut s: Store<'_>, (): ()| {
+        Ok((infallible(&mut s, |x| Ok(x.meter().gas_remaining()))?,))
+    })?;
+
     let mut context = linker.instance("erynoa:ecl/context@0.1.0")?;
     context.func_wrap("caller", |s: Store<'_>, (): ()| {
         Ok((s.data().session.request().caller().to_owned(),))
