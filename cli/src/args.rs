@@ -24,6 +24,9 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate requests with one or more policies and print the decisions.
     Run(RunArgs),
+    /// Measure how fast policies decide: latency percentiles and throughput,
+    /// with a state and requests of your own.
+    Bench(BenchArgs),
     /// Create an Ed25519 key pair: NAME.key (PKCS#8 PEM), NAME.pub.pem and NAME.pub (OpenSSH).
     Keygen(KeygenArgs),
     /// Sign a component, embedding the signature (or writing it detached).
@@ -225,35 +228,11 @@ A request file holds one request or an array of them:
 With one policy and one request the exit status is 2 on deny; with several,
 a table is printed and the exit status is 0 once all were evaluated.")]
 pub struct RunArgs {
-    /// A policy: a component (.wasm), ECL source (.ecl) or legacy bytecode
-    /// (.eclc). Repeat to evaluate with several. For ECL, append `@legacy`,
-    /// `@wasm` or `@auto` to pick the back end (default `@auto`).
-    #[arg(long = "policy", short = 'p', value_name = "POLICY", required = true)]
-    pub policies: Vec<PathBuf>,
-    /// For ECL source: the policy to run. Default: the first in the file.
-    #[arg(long, value_name = "NAME")]
-    pub entry: Option<String>,
-    /// State fixture (JSON: trust, identities, stores, clock). Default: empty.
-    #[arg(long, short = 's', value_name = "S.json")]
-    pub state: Option<PathBuf>,
-    /// Request file (JSON: one request or an array of them).
-    #[arg(long, short = 'r', visible_alias = "requests", value_name = "R.json")]
-    pub request: PathBuf,
+    #[command(flatten)]
+    pub inputs: PolicyArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Trust store (TOML): the keys whose signed policies load, the digests of
-    /// pinned ECL and bytecode files, and their grants.
-    #[arg(
-        long,
-        value_name = "TRUST.toml",
-        required_unless_present = "allow_unsigned"
-    )]
-    pub trust_store: Option<PathBuf>,
-    /// Load policies without checking signatures, with every capability.
-    /// For development only; every load is logged as a warning.
-    #[arg(long, conflicts_with = "trust_store")]
-    pub allow_unsigned: bool,
     /// Write every host call of every evaluation (interface, function,
     /// arguments, result, gas) to this JSON file.
     #[arg(long, value_name = "FILE", conflicts_with = "replay")]
@@ -266,6 +245,61 @@ pub struct RunArgs {
     /// policies write to: to compare engines on the same inputs.
     #[arg(long)]
     pub state_per_policy: bool,
+}
+
+/// `erynoa bench`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Each policy evaluates the requests in turn, on every thread, for the given time,
+after a warm-up; each starts from the state fixture, and its allowed writes commit
+as they would in production. Latency is one whole evaluation: a fresh instance,
+the call, the commit, the event log and the metrics.")]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub inputs: PolicyArgs,
+    /// Threads evaluating at once, sharing the engine, the policy and the state.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
+    /// How long to measure each policy, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration_ms: u64,
+    /// How long to run each policy before measuring, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub warmup_ms: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The policies to load, how to trust them, and what to evaluate them on.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// A policy: a component (.wasm), ECL source (.ecl) or legacy bytecode
+    /// (.eclc). Repeat for several. For ECL, append `@legacy`, `@wasm` or
+    /// `@auto` to pick the back end (default `@auto`).
+    #[arg(long = "policy", short = 'p', value_name = "POLICY", required = true)]
+    pub policies: Vec<PathBuf>,
+    /// For ECL source: the policy to run. Default: the first in the file.
+    #[arg(long, value_name = "NAME")]
+    pub entry: Option<String>,
+    /// State fixture (JSON: trust, identities, stores, clock). Default: empty.
+    #[arg(long, short = 's', value_name = "S.json")]
+    pub state: Option<PathBuf>,
+    /// Request file (JSON: one request or an array of them).
+    #[arg(long, short = 'r', visible_alias = "requests", value_name = "R.json")]
+    pub request: PathBuf,
+    /// Trust store (TOML): the keys whose signed policies load, the digests of
+    /// pinned ECL and bytecode files, and their grants.
+    #[arg(
+        long,
+        value_name = "TRUST.toml",
+        required_unless_present = "allow_unsigned"
+    )]
+    pub trust_store: Option<PathBuf>,
+    /// Load policies without checking signatures, with every capability.
+    /// For development only; every load is logged as a warning.
+    #[arg(long, conflicts_with = "trust_store")]
+    pub allow_unsigned: bool,
     /// Keep compiled policies in this directory (integrity-checked with a key kept there).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod bench;
 mod ecl;
 mod keys;
 mod new;
@@ -13,6 +14,7 @@ use crate::output::ExitStatus;
 pub fn execute(command: Command) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Run(args) => run::execute(args),
+        Command::Bench(args) => bench::execute(args),
         Command::Keygen(args) => keys::keygen(args),
         Command::Sign(args) => keys::sign(args),
         Command::Verify(args) => keys::verify(args),

@@ -91,10 +91,10 @@ pub fn print_evaluation(e: &Evaluation) {
 
 /// Many evaluations as a table.
 pub fn print_table(results: &[(&Request, Evaluation)]) {
-    let rows: Vec<[String; 8]> = results
+    let rows: Vec<Vec<String>> = results
         .iter()
         .map(|(r, e)| {
-            [
+            vec![
                 e.policy_id.clone(),
                 r.caller().rsplit(':').next().unwrap_or_default().to_owned(),
                 r.realm().to_owned(),
@@ -109,8 +109,14 @@ pub fn print_table(results: &[(&Request, Evaluation)]) {
     let header = [
         "POLICY", "CALLER", "REALM", "DECISION", "REASON", "GAS", "MANA", "µs",
     ];
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
+    print_rows(&header, &rows, 5);
+}
+
+/// A table with a header: columns from `first_number` on hold numbers and
+/// are right-aligned, the others left-aligned.
+pub fn print_rows(header: &[&str], rows: &[Vec<String>], first_number: usize) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -118,11 +124,10 @@ pub fn print_table(results: &[(&Request, Evaluation)]) {
     let line = |cells: Vec<&str>| {
         let padded: Vec<String> = cells
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .enumerate()
-            // Numbers right-aligned, text left-aligned.
-            .map(|(i, (c, w))| {
-                if i >= 5 {
+            .map(|(i, (c, &w))| {
+                if i >= first_number {
                     format!("{c:>w$}")
                 } else {
                     format!("{c:<w$}")
@@ -132,7 +137,7 @@ pub fn print_table(results: &[(&Request, Evaluation)]) {
         println!("{}", padded.join("  ").trim_end());
     };
     line(header.to_vec());
-    for row in &rows {
+    for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
 }
@@ -157,11 +162,16 @@ pub fn print_json(results: &[(&Request, Evaluation)]) -> anyhow::Result<()> {
             evaluation: e,
         })
         .collect();
-    let mut out = std::io::stdout().lock();
     match items.as_slice() {
-        [one] => serde_json::to_writer_pretty(&mut out, one)?,
-        many => serde_json::to_writer_pretty(&mut out, many)?,
+        [one] => print_json_value(one),
+        many => print_json_value(&many),
     }
+}
+
+/// `value` as pretty JSON on stdout.
+pub fn print_json_value(value: &impl Serialize) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
     Ok(())
 }

@@ -413,3 +413,129 @@ fn record_then_replay_without_the_state() {
         stderr(&diverged)
     );
 }
+
+#[test]
+fn bench_measures_the_decisions_and_gas_that_run_reports() {
+    let dir = ecl_dir("bench");
+    let run = erynoa(
+        &dir,
+        &[
+            "run",
+            "--allow-unsigned",
+            "-p",
+            "kyc.ecl@legacy",
+            "-s",
+            "state.json",
+            "-r",
+            "alice.json",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&run), 0, "{}", stderr(&run));
+    let run: serde_json::Value = serde_json::from_str(&stdout(&run)).expect("run JSON");
+    let gas = run["gas_used"].as_f64().expect("gas_used");
+
+    for (request, allowed) in [("alice.json", true), ("bob.json", false)] {
+        let out = erynoa(
+            &dir,
+            &[
+                "bench",
+                "--allow-unsigned",
+                "-p",
+                "kyc.ecl@legacy",
+                "-p",
+                "kyc.ecl@wasm",
+                "-s",
+                "state.json",
+                "-r",
+                request,
+                "--threads",
+                "2",
+                "--duration-ms",
+                "150",
+                "--warmup-ms",
+                "10",
+                "--json",
+            ],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let reports: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("bench JSON");
+        let reports = reports.as_array().expect("one report per policy");
+        assert_eq!(reports.len(), 2);
+        for r in reports {
+            let n = r["evaluations"].as_u64().expect("evaluations");
+            assert!(n > 0, "{r}");
+            assert_eq!(r["threads"], 2);
+            let (yes, no) = (r["allowed"].as_u64(), r["denied"].as_u64());
+            assert_eq!(
+                (yes, no),
+                if allowed {
+                    (Some(n), Some(0))
+                } else {
+                    (Some(0), Some(n))
+                }
+            );
+            assert_eq!(
+                r["failures"],
+                serde_json::json!({}),
+                "a `require` deny is no failure"
+            );
+            let us: Vec<f64> = ["p50_us", "p90_us", "p99_us", "max_us"]
+                .iter()
+                .map(|k| r[k].as_f64().expect("latency"))
+                .collect();
+            assert!(us.windows(2).all(|w| w[0] <= w[1]) && us[0] > 0.0, "{r}");
+            if allowed {
+                // Same request, same state, same gas: on both back ends.
+                assert_eq!(r["mean_gas"].as_f64(), Some(gas), "{r}");
+            }
+        }
+    }
+
+    let text = erynoa(
+        &dir,
+        &[
+            "bench",
+            "--allow-unsigned",
+            "-p",
+            "kyc.ecl",
+            "-s",
+            "state.json",
+            "-r",
+            "alice.json",
+            "--duration-ms",
+            "50",
+            "--warmup-ms",
+            "0",
+        ],
+    );
+    assert_eq!(code(&text), 0, "{}", stderr(&text));
+    assert!(stdout(&text).contains("P99 µs"), "{}", stdout(&text));
+}
+
+#[test]
+fn bench_refuses_what_it_cannot_measure() {
+    let dir = ecl_dir("bench-bad");
+    std::fs::write(dir.join("none.json"), "[]").expect("write");
+    let base = [
+        "bench",
+        "--allow-unsigned",
+        "-p",
+        "kyc.ecl",
+        "-s",
+        "state.json",
+    ];
+    for (extra, says) in [
+        (&["-r", "alice.json", "--threads", "0"][..], "--threads"),
+        (
+            &["-r", "alice.json", "--duration-ms", "0"][..],
+            "--duration-ms",
+        ),
+        (&["-r", "none.json"][..], "holds no requests"),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let out = erynoa(&dir, &args);
+        assert_eq!(code(&out), 1, "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -8,76 +8,114 @@ use erynoa_host::{
     Policy, PolicyEngine, Request, Tape, Trust, TrustStore, UnifiedState,
 };
 
-use crate::args::RunArgs;
+use crate::args::{PolicyArgs, RunArgs};
 use crate::output::{self, ExitStatus};
 
-pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
-    let state = match &args.state {
-        // The state's errors name the file themselves.
-        Some(path) => UnifiedState::from_file(path)?,
-        None => UnifiedState::new(),
-    };
-    let state = Arc::new(state);
-    let text = std::fs::read_to_string(&args.request)
-        .with_context(|| format!("cannot read request file `{}`", args.request.display()))?;
-    let requests = Request::many_from_json(&text)
-        .with_context(|| format!("in `{}`", args.request.display()))?;
+/// Policies loaded and checked, with the state and requests to run them on.
+pub(super) struct Inputs {
+    /// The state fixture's path, to start a policy from it again.
+    state_path: Option<std::path::PathBuf>,
+    pub state: Arc<UnifiedState>,
+    pub requests: Vec<Request>,
+    pub policies: Vec<Arc<dyn Policy>>,
+    pub limits: BudgetLimits,
+}
 
-    let trust = match &args.trust_store {
-        Some(path) => Trust::Store(TrustStore::from_file(path)?),
-        None => {
-            eprintln!(
-                "warning: --allow-unsigned: loading policies WITHOUT checking their signatures"
-            );
-            Trust::AllowUnsigned
+impl Inputs {
+    /// Reads the state and requests, and loads every policy as the trust
+    /// store (or `--allow-unsigned`) permits.
+    pub fn load(args: &PolicyArgs) -> anyhow::Result<Self> {
+        let state = match &args.state {
+            // The state's errors name the file themselves.
+            Some(path) => UnifiedState::from_file(path)?,
+            None => UnifiedState::new(),
+        };
+        let text = std::fs::read_to_string(&args.request)
+            .with_context(|| format!("cannot read request file `{}`", args.request.display()))?;
+        let requests = Request::many_from_json(&text)
+            .with_context(|| format!("in `{}`", args.request.display()))?;
+        if requests.is_empty() {
+            anyhow::bail!("`{}` holds no requests", args.request.display());
         }
-    };
-    let mut engine = ComponentEngine::new(Default::default())?.with_trust(trust.clone());
-    if let Some(dir) = &args.cache {
-        engine = engine.with_cache(dir)?;
-    }
-    let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
-    for spec in &args.policies {
-        let (path, mode) = super::ecl::policy_spec(spec)?;
-        let bytes = std::fs::read(&path)
-            .with_context(|| format!("cannot read policy `{}`", path.display()))?;
-        let name = |p: &std::path::Path, stem: bool| {
-            let part = if stem { p.file_stem() } else { p.file_name() };
-            part.map_or_else(
-                || p.display().to_string(),
-                |s| s.to_string_lossy().into_owned(),
-            )
+
+        let trust = match &args.trust_store {
+            Some(path) => Trust::Store(TrustStore::from_file(path)?),
+            None => {
+                eprintln!(
+                    "warning: --allow-unsigned: loading policies WITHOUT checking their signatures"
+                );
+                Trust::AllowUnsigned
+            }
         };
-        let load = || -> anyhow::Result<Arc<dyn Policy>> {
-            Ok(match path.extension().and_then(|e| e.to_str()) {
-                Some("ecl") => {
-                    let source =
-                        String::from_utf8(bytes.clone()).context("ECL source is not UTF-8")?;
-                    let label = match mode {
-                        ExecutionMode::Legacy => "@legacy",
-                        ExecutionMode::Wasm => "@wasm",
-                        ExecutionMode::Auto => "",
-                    };
-                    let id = format!("{}{label}", name(&path, false));
-                    engine.load_ecl(&id, &source, args.entry.as_deref(), mode)?
-                }
-                Some("eclc") => Arc::new(
-                    BytecodeEngine::new(trust.clone()).load_eclc(&name(&path, false), &bytes)?,
-                ),
-                _ => engine.load(&name(&path, true), &bytes)?,
-            })
+        let mut engine = ComponentEngine::new(Default::default())?.with_trust(trust.clone());
+        if let Some(dir) = &args.cache {
+            engine = engine.with_cache(dir)?;
+        }
+        let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
+        for spec in &args.policies {
+            let (path, mode) = super::ecl::policy_spec(spec)?;
+            let bytes = std::fs::read(&path)
+                .with_context(|| format!("cannot read policy `{}`", path.display()))?;
+            let name = |p: &std::path::Path, stem: bool| {
+                let part = if stem { p.file_stem() } else { p.file_name() };
+                part.map_or_else(
+                    || p.display().to_string(),
+                    |s| s.to_string_lossy().into_owned(),
+                )
+            };
+            let load = || -> anyhow::Result<Arc<dyn Policy>> {
+                Ok(match path.extension().and_then(|e| e.to_str()) {
+                    Some("ecl") => {
+                        let source =
+                            String::from_utf8(bytes.clone()).context("ECL source is not UTF-8")?;
+                        let label = match mode {
+                            ExecutionMode::Legacy => "@legacy",
+                            ExecutionMode::Wasm => "@wasm",
+                            ExecutionMode::Auto => "",
+                        };
+                        let id = format!("{}{label}", name(&path, false));
+                        engine.load_ecl(&id, &source, args.entry.as_deref(), mode)?
+                    }
+                    Some("eclc") => Arc::new(
+                        BytecodeEngine::new(trust.clone())
+                            .load_eclc(&name(&path, false), &bytes)?,
+                    ),
+                    _ => engine.load(&name(&path, true), &bytes)?,
+                })
+            };
+            let policy =
+                load().with_context(|| format!("cannot load policy `{}`", path.display()))?;
+            policies.push(policy);
+        }
+
+        let limits = BudgetLimits {
+            gas_limit: args.budget.gas,
+            mana_limit: args.budget.mana,
+            timeout_ms: args.budget.timeout_ms,
+            memory_limit_bytes: args.budget.memory_mib << 20,
+            ..BudgetLimits::default()
         };
-        let policy = load().with_context(|| format!("cannot load policy `{}`", path.display()))?;
-        policies.push(policy);
+        Ok(Self {
+            state_path: args.state.clone(),
+            state: Arc::new(state),
+            requests,
+            policies,
+            limits,
+        })
     }
 
-    let limits = BudgetLimits {
-        gas_limit: args.budget.gas,
-        mana_limit: args.budget.mana,
-        timeout_ms: args.budget.timeout_ms,
-        memory_limit_bytes: args.budget.memory_mib << 20,
-        ..BudgetLimits::default()
-    };
+    /// The state as the fixture file has it, independent of `self.state`.
+    pub fn fresh_state(&self) -> anyhow::Result<UnifiedState> {
+        Ok(match &self.state_path {
+            Some(path) => UnifiedState::from_file(path)?,
+            None => UnifiedState::new(),
+        })
+    }
+}
+
+pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
+    let inputs = Inputs::load(&args.inputs)?;
+    let limits = inputs.limits;
     let replay: Option<Vec<Recorded>> = match &args.replay {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -92,16 +130,13 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let mut recorded: Vec<Recorded> = Vec::new();
     let mut divergences = 0;
     let mut results: Vec<(&Request, Evaluation)> = Vec::new();
-    for policy in &policies {
+    for policy in &inputs.policies {
         let state = if args.state_per_policy {
-            Arc::new(match &args.state {
-                Some(path) => UnifiedState::from_file(path)?,
-                None => UnifiedState::new(),
-            })
+            Arc::new(inputs.fresh_state()?)
         } else {
-            Arc::clone(&state)
+            Arc::clone(&inputs.state)
         };
-        for request in &requests {
+        for request in &inputs.requests {
             let index = results.len();
             let tape = match (&replay, &args.record) {
                 (Some(rec), _) => {
