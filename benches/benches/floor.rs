@@ -51,7 +51,8 @@ fn shapes() -> Vec<(&'static str, Vec<u8>)> {
         // The same host call (a string parameter, so it lowers through the
         // guest's memory) in the shape wit-component gives it, a shim and a
         // fixup instance around the main module, and with the memory in a
-        // module of its own that the main module imports.
+        // module of its own that the main module imports. The second shape
+        // needs no `realloc`, so it fits only imports that return no strings.
         (
             "host-call-shim-shape",
             wat(r#"(component
