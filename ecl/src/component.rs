@@ -23,9 +23,10 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, CustomSection, DataSection, EntityType, ExportKind,
-    ExportSection, Function, FunctionSection, GlobalSection, GlobalType, ImportSection,
-    Instruction as I, MemArg, MemorySection, MemoryType, Module, TypeSection, ValType,
+    BlockType, CodeSection, ComponentSection as _, ConstExpr, CustomSection, DataSection,
+    EntityType, ExportKind, ExportSection, Function, FunctionSection, GlobalSection, GlobalType,
+    ImportSection, Instruction as I, MemArg, MemorySection, MemoryType, Module, TypeSection,
+    ValType,
 };
 
 use crate::bytecode::{OpCode, Value};
@@ -35,6 +36,10 @@ use crate::compile::Program;
 const WIT: &str = include_str!("../../wit/erynoa.wit");
 /// The host reads this section to know the component charges its own gas.
 pub const METERING_SECTION: &str = "erynoa:metering";
+/// The deepest operand stack the policy can reach (a little-endian `u32`).
+/// The compiled code does not check the stack as it runs, so the host
+/// checks a budget's stack limit against this before it runs the policy.
+pub const MAX_STACK_SECTION: &str = "erynoa:max-stack";
 
 /// Why a program cannot become a component.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,7 +71,21 @@ pub enum ComponentError {
 /// ```
 pub fn compile(program: &Program) -> Result<Vec<u8>, ComponentError> {
     let core = core_module(program)?;
-    componentize(core)
+    let mut component = componentize(core)?;
+    let max_stack = u32::try_from(program.max_stack)
+        .unwrap_or(u32::MAX)
+        .to_le_bytes();
+    for (name, data) in [
+        (METERING_SECTION, &b"self"[..]),
+        (MAX_STACK_SECTION, &max_stack[..]),
+    ] {
+        let section = CustomSection {
+            name: Cow::Borrowed(name),
+            data: Cow::Borrowed(data),
+        };
+        section.append_to_component(&mut component);
+    }
+    Ok(component)
 }
 
 fn componentize(mut core: Vec<u8>) -> Result<Vec<u8>, ComponentError> {
@@ -83,24 +102,12 @@ fn componentize(mut core: Vec<u8>) -> Result<Vec<u8>, ComponentError> {
         wit_component::StringEncoding::UTF8,
     )
     .map_err(encode)?;
-    let mut component = wit_component::ComponentEncoder::default()
+    wit_component::ComponentEncoder::default()
         .validate(true)
         .module(&core)
         .map_err(encode)?
         .encode()
-        .map_err(encode)?;
-    let section = CustomSection {
-        name: Cow::Borrowed(METERING_SECTION),
-        data: Cow::Borrowed(b"self"),
-    };
-    use wasm_encoder::Encode;
-    component.push(0);
-    let mut body = Vec::new();
-    section.name.as_ref().encode(&mut body);
-    body.extend_from_slice(&section.data);
-    body.len().encode(&mut component);
-    component.extend_from_slice(&body);
-    Ok(component)
+        .map_err(encode)
 }
 
 // ---- Memory layout ----

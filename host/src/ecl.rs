@@ -17,6 +17,7 @@ use crate::engine::{Decision, Effect, Failure, LoadError, Policy, PolicyEngine, 
 use crate::session::{CallError, LogLevel, Session};
 use crate::state::PolicyType;
 use crate::trust_store::{Admission, Capability, Trust};
+use crate::wasm::ComponentPolicy;
 
 /// Runs ECL source and legacy bytecode on the legacy VM.
 ///
@@ -149,7 +150,9 @@ pub enum ExecutionMode {
     /// start, about as fast as a component on small policies.
     Legacy,
     /// The policy compiled to a component: fresh isolated instance per
-    /// request, several times faster on arithmetic-heavy policies.
+    /// request, several times faster on arithmetic-heavy policies. An
+    /// evaluation whose budget allows a smaller operand stack than the
+    /// program's deepest runs on the VM, which stops at the exact instruction.
     Wasm,
     /// [`ExecutionMode::Wasm`] when the policy has at least
     /// [`AUTO_WASM_THRESHOLD`] instructions, else the VM. The threshold is
@@ -200,17 +203,22 @@ impl crate::wasm::ComponentEngine {
         })?;
         match mode.resolve(&program) {
             ExecutionMode::Wasm => {
-                if let Some(a) = &mut admission {
-                    check_capabilities(&program.code, a)?;
-                    // The compiler, not the author, imports the budget to
-                    // meter the policy's instructions.
-                    a.capabilities.insert(Capability::Budget);
-                }
                 let wasm =
                     erynoa_ecl::component::compile(&program).map_err(|e| LoadError::Invalid {
                         reason: e.to_string(),
                     })?;
-                Ok(Arc::new(self.load_admitted(id, &wasm, admission)?))
+                let max_stack = program.max_stack;
+                let on_vm = vm.finish(id, program.name, program.code, false, admission.clone())?;
+                if let Some(a) = &mut admission {
+                    // The compiler, not the author, imports the budget to
+                    // meter the policy's instructions.
+                    a.capabilities.insert(Capability::Budget);
+                }
+                Ok(Arc::new(CompiledEcl {
+                    component: self.load_admitted(id, &wasm, admission)?,
+                    on_vm,
+                    max_stack,
+                }))
             }
             _ => Ok(Arc::new(vm.finish(
                 id,
@@ -219,6 +227,32 @@ impl crate::wasm::ComponentEngine {
                 false,
                 admission,
             )?)),
+        }
+    }
+}
+
+/// ECL compiled to a component, with its bytecode beside it for budgets
+/// whose operand-stack limit is below the program's deepest stack: the VM
+/// fails at the exact instruction, which compiled code (unchecked, because
+/// its depth is bounded at compile time) cannot. Both back ends decide
+/// alike, so which one ran is not visible in the evaluation.
+struct CompiledEcl {
+    component: ComponentPolicy,
+    on_vm: BytecodePolicy,
+    max_stack: usize,
+}
+
+impl Policy for CompiledEcl {
+    fn info(&self) -> &PolicyInfo {
+        self.component.info()
+    }
+
+    fn run(&self, session: Session) -> (Session, Result<Decision, Failure>) {
+        let stack_limit = session.meter().limits().max_stack_depth as usize;
+        if stack_limit < self.max_stack {
+            self.on_vm.run(session)
+        } else {
+            self.component.run(session)
         }
     }
 }

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use erynoa_core::{BudgetLimits, Exhaustion, GasLayer};
+use erynoa_ecl::component::MAX_STACK_SECTION;
 use wasmtime::component::{Component, ComponentExportIndex, Linker, TypedFunc};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
@@ -206,7 +207,10 @@ impl ComponentEngine {
             reason: format!("{e:#}"),
         })?;
         let imports = check_world(&self.inner.engine, &component)?;
-        let self_metered = is_self_metered(bytes);
+        let Declared {
+            self_metered,
+            max_stack,
+        } = declared(bytes)?;
         if self_metered && !imports.iter().any(|i| i.starts_with("erynoa:ecl/budget@")) {
             return Err(LoadError::Invalid {
                 reason: format!(
@@ -237,6 +241,7 @@ impl ComponentEngine {
             inner: Arc::clone(&self.inner),
             pre,
             evaluate,
+            max_stack,
             info: PolicyInfo {
                 id: id.to_owned(),
                 name: String::new(),
@@ -331,18 +336,39 @@ fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
 /// charges its own gas through `budget.consume-gas`, per basic block, so
 /// its fuel is not charged again. Signed components have it under their
 /// signature; its loader must grant `budget`.
-pub const METERING_SECTION: &str = "erynoa:metering";
+pub use erynoa_ecl::component::METERING_SECTION;
 
-fn is_self_metered(bytes: &[u8]) -> bool {
-    wasmparser::Parser::new(0)
-        .parse_all(bytes)
-        .filter_map(Result::ok)
-        .any(|payload| match payload {
-            wasmparser::Payload::CustomSection(c) => {
-                c.name() == METERING_SECTION && c.data() == b"self"
+/// What a component compiled from ECL declares about itself in custom
+/// sections (under its signature, like everything else in it).
+#[derive(Debug, Default)]
+struct Declared {
+    /// `erynoa:metering = self`: it charges its own gas.
+    self_metered: bool,
+    /// `erynoa:max-stack`: the deepest operand stack it can reach.
+    max_stack: Option<u32>,
+}
+
+fn declared(bytes: &[u8]) -> Result<Declared, LoadError> {
+    let mut declared = Declared::default();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let Ok(wasmparser::Payload::CustomSection(c)) = payload else {
+            continue;
+        };
+        match c.name() {
+            METERING_SECTION => declared.self_metered = c.data() == b"self",
+            MAX_STACK_SECTION => {
+                let raw = <[u8; 4]>::try_from(c.data()).map_err(|_| LoadError::Invalid {
+                    reason: format!(
+                        "the `{MAX_STACK_SECTION}` section holds {} bytes, not a 4-byte depth",
+                        c.data().len()
+                    ),
+                })?;
+                declared.max_stack = Some(u32::from_le_bytes(raw));
             }
-            _ => false,
-        })
+            _ => {}
+        }
+    }
+    Ok(declared)
 }
 
 /// The `erynoa:ecl` version this host serves; any 0.1.x is compatible.
@@ -458,6 +484,8 @@ pub struct ComponentPolicy {
     pre: PolicyComponentPre<HostState>,
     /// `evaluate`, found once at load; its type is checked then too.
     evaluate: ComponentExportIndex,
+    /// The operand stack compiled ECL may need (see [`MAX_STACK_SECTION`]).
+    max_stack: Option<u32>,
     info: PolicyInfo,
     self_metered: bool,
 }
@@ -566,6 +594,18 @@ impl Policy for ComponentPolicy {
     }
 
     fn run(&self, session: Session) -> (Session, Result<Decision, Failure>) {
+        let stack_limit = session.meter().limits().max_stack_depth;
+        if let Some(needed) = self.max_stack.filter(|&needed| needed > stack_limit) {
+            // Compiled ECL cannot stop at the instruction where the VM would,
+            // so it does not start: fail closed. `load_ecl` runs such
+            // evaluations on the VM instead, which is exact.
+            tracing::debug!(
+                needed,
+                stack_limit,
+                "operand stack limit below the policy's depth"
+            );
+            return (session, Err(Failure::Exhausted(Exhaustion::StackOverflow)));
+        }
         let mut store = match self.store(session) {
             Ok(store) => store,
             Err(failed) => {

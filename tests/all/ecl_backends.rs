@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use erynoa_host::{
-    BudgetLimits, BytecodeEngine, Evaluation, HostCallRecord, Policy, Request, Tape, Trust,
-    UnifiedState, Value,
+    BudgetLimits, BytecodeEngine, Evaluation, ExecutionMode, HostCallRecord, Policy, Request, Tape,
+    Trust, UnifiedState, Value,
 };
 
 use super::{ALICE, BOB, engine};
@@ -58,15 +58,17 @@ pub fn host_calls(tape: Tape) -> Vec<HostCallRecord> {
         .collect()
 }
 
+/// Everything a user sees of an evaluation, but its duration.
+fn show(e: &Evaluation) -> String {
+    format!(
+        "{:?} {:?} {:?} gas={} layers={:?} mana={} changes={:?}",
+        e.effect, e.reason, e.failure, e.gas_used, e.gas, e.mana_used, e.changes
+    )
+}
+
 /// Asserts both back ends agree on everything a user sees.
 pub fn agree(src: &str, state: &str, request: &Request, limits: BudgetLimits) -> Evaluation {
     let (vm, wasm) = both(src, state, request, limits);
-    let show = |e: &Evaluation| {
-        format!(
-            "{:?} {:?} {:?} gas={} layers={:?} mana={} changes={:?}",
-            e.effect, e.reason, e.failure, e.gas_used, e.gas, e.mana_used, e.changes
-        )
-    };
     assert_eq!(show(&vm), show(&wasm), "\n{src}");
     vm
 }
@@ -202,6 +204,79 @@ fn running_out_of_gas_stops_at_the_same_instruction() {
         BudgetLimits::default(),
     );
     assert!(!e.is_allowed());
+}
+
+/// A budget's operand-stack limit below what a policy needs: the VM stops
+/// at the instruction where the stack outgrows it. Compiled code does not
+/// check its stack, so `load_ecl` runs such evaluations on the VM (they
+/// agree exactly), and a bare compiled component refuses them up front.
+#[test]
+fn a_tight_operand_stack_limit_decides_alike() {
+    let src = r#"policy "t" {
+        require caller.trust.R >= 0.1
+        let x = 1 + (2 * (3 + (4 * (5 + 6))))
+        require x > 0
+        allow
+    }"#;
+    let program = erynoa_ecl::compile(src, None).expect("compiles");
+    let depth = u32::try_from(program.max_stack).expect("small");
+    let vm = BytecodeEngine::new(Trust::AllowUnsigned)
+        .load_source("p", src, None)
+        .expect("vm loads");
+    let compiled = engine()
+        .load_ecl("p", src, None, ExecutionMode::Wasm)
+        .expect("compiles and loads");
+    let wasm = erynoa_ecl::component::compile(&program).expect("compiles");
+    let bare = engine().load_component("p", &wasm).expect("loads");
+    let run = |p: &dyn Policy, limits| {
+        let state = Arc::new(UnifiedState::from_json(FIXTURE).expect("fixture"));
+        p.evaluate(&state, &alice(), limits)
+    };
+    for limit in 0..=depth + 1 {
+        let limits = BudgetLimits {
+            max_stack_depth: limit,
+            ..BudgetLimits::default()
+        };
+        let on_vm = run(&vm, limits);
+        assert_eq!(
+            show(&on_vm),
+            show(&run(&*compiled, limits)),
+            "limit {limit}"
+        );
+        let alone = run(&bare, limits);
+        if limit < depth {
+            assert_eq!(alone.failure.as_ref().map(|f| f.kind()), Some("stack"));
+            assert_eq!(alone.gas_used, 0, "refused before it ran");
+        } else {
+            assert!(on_vm.is_allowed(), "limit {limit}: {on_vm:?}");
+            assert_eq!(show(&on_vm), show(&alone), "limit {limit}");
+        }
+    }
+    let starved = run(
+        &vm,
+        BudgetLimits {
+            max_stack_depth: 1,
+            ..BudgetLimits::default()
+        },
+    );
+    assert_eq!(starved.failure.map(|f| f.kind()), Some("stack"));
+}
+
+#[test]
+fn a_malformed_max_stack_section_is_refused_at_load() {
+    let program = erynoa_ecl::compile(r#"policy "p" { allow }"#, None).expect("compiles");
+    let mut wasm = erynoa_ecl::component::compile(&program).expect("compiles");
+    // A custom section (id 0) named `erynoa:max-stack` holding 3 bytes.
+    let name = erynoa_ecl::component::MAX_STACK_SECTION.as_bytes();
+    wasm.extend([0, (1 + name.len() + 3) as u8, name.len() as u8]);
+    wasm.extend(name);
+    wasm.extend([1, 2, 3]);
+    let err = engine()
+        .load_component("p", &wasm)
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("holds 3 bytes, not a 4-byte depth"), "{err}");
 }
 
 /// Random ECL programs: statements and typed expressions over the
