@@ -539,3 +539,46 @@ fn bench_refuses_what_it_cannot_measure() {
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn repl_keeps_bindings_between_lines() {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))
+        .args(["ecl", "repl"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the repl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"1 + 2\nlet a = 20\na * 2 + 2\nconst K = 3\na + K\nlet z = 1 / 0\nz\n:reset\na\n:q\n",
+        )
+        .expect("write");
+    let out = child.wait_with_output().expect("repl output");
+    assert_eq!(code(&out), 0);
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| l.split("    (").next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "3",
+            "a = 20",
+            "42",
+            "K = 3",
+            "23",
+            "z = error: Division by zero"
+        ],
+        "{}",
+        stdout(&out)
+    );
+    // `z` failed, so it was not kept; `:reset` forgot `a`.
+    let errors = stderr(&out);
+    assert!(errors.contains("unknown name `z`"), "{errors}");
+    assert!(errors.contains("unknown name `a`"), "{errors}");
+}

@@ -195,25 +195,32 @@ fn pin(files: &[PathBuf]) -> anyhow::Result<ExitStatus> {
 }
 
 fn repl() -> anyhow::Result<ExitStatus> {
-    eprintln!("ECL expressions, one per line; `:bc EXPR` lists bytecode, `:q` quits.");
+    eprintln!(
+        "ECL, a line at a time: expressions, `let` and `const` (kept for later lines); \
+         `:bc EXPR` lists bytecode, `:reset` forgets the bindings, `:q` quits."
+    );
+    let mut bindings = Bindings::default();
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let line = line.context("cannot read stdin")?;
         let line = line.trim();
-        if line.is_empty() {
-            continue;
+        match line {
+            "" => continue,
+            ":q" | ":quit" | "quit" | "exit" => break,
+            ":reset" => {
+                bindings = Bindings::default();
+                continue;
+            }
+            _ => {}
         }
-        if matches!(line, ":q" | ":quit" | "quit" | "exit") {
-            break;
-        }
-        let (listing, expr) = match line.strip_prefix(":bc") {
+        let (listing, input) = match line.strip_prefix(":bc") {
             Some(rest) => (true, rest.trim()),
             None => (false, line),
         };
-        let program = match erynoa_ecl::compile_expr(expr) {
-            Ok(p) => p,
-            Err(d) => {
-                eprint!("{}", d.render("<repl>", expr));
+        let program = match bindings.compile(input) {
+            Ok((_, program)) => program,
+            Err((source, d)) => {
+                eprint!("{}", d.render("<repl>", &source));
                 continue;
             }
         };
@@ -226,11 +233,88 @@ fn repl() -> anyhow::Result<ExitStatus> {
             &mut StubHost::new(),
             RunOptions::legacy(u64::MAX),
         );
-        match done.result {
-            Ok(Outcome::Return(v)) => println!("{v}    (gas {})", done.meter_gas),
-            Ok(Outcome::Deny(r)) => println!("deny: {r}    (gas {})", done.meter_gas),
-            Err(e) => println!("error: {e}    (gas {})", done.meter_gas),
+        let gas = if bindings.is_empty() {
+            format!("gas {}", done.meter_gas)
+        } else {
+            format!("gas {} with the bindings", done.meter_gas)
+        };
+        let shown = match done.result {
+            Ok(Outcome::Return(v)) => {
+                // A binding is kept only once it evaluated.
+                bindings.keep(input);
+                v.to_string()
+            }
+            Ok(Outcome::Deny(r)) => format!("deny: {r}"),
+            Err(e) => format!("error: {e}"),
+        };
+        match Bindings::bound_name(input) {
+            Some(name) => println!("{name} = {shown}    ({gas})"),
+            None => println!("{shown}    ({gas})"),
         }
     }
     Ok(ExitStatus::Success)
+}
+
+/// The REPL's `const` items and `let` statements, replayed before each line.
+#[derive(Default)]
+struct Bindings {
+    consts: String,
+    lets: String,
+}
+
+impl Bindings {
+    fn is_empty(&self) -> bool {
+        self.consts.is_empty() && self.lets.is_empty()
+    }
+
+    /// `x` of `let x = ...` or `const x = ...`.
+    fn bound_name(input: &str) -> Option<&str> {
+        let rest = input
+            .strip_prefix("let ")
+            .or_else(|| input.strip_prefix("const "))?;
+        let name = rest
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()?;
+        (!name.is_empty()).then_some(name)
+    }
+
+    /// Compiles `input` after the bindings: a `const` as an item and a `let`
+    /// as a statement, each returning what it bound; anything else as an
+    /// expression to return. Without bindings an expression compiles alone,
+    /// so its gas is its own.
+    fn compile(
+        &self,
+        input: &str,
+    ) -> Result<(String, erynoa_ecl::Program), (String, erynoa_ecl::Diagnostics)> {
+        let bound = Self::bound_name(input);
+        if self.is_empty() && bound.is_none() {
+            return erynoa_ecl::compile_expr(input)
+                .map(|p| (input.to_owned(), p))
+                .map_err(|d| (input.to_owned(), d));
+        }
+        let (consts, body) = match bound {
+            Some(name) if input.starts_with("const ") => (
+                format!("{}{input}\n", self.consts),
+                format!("return {name}"),
+            ),
+            Some(name) => (self.consts.clone(), format!("{input}\nreturn {name}")),
+            None => (self.consts.clone(), format!("return ({input})")),
+        };
+        let source = format!("{consts}policy \"repl\" {{\n{}{body}\n}}\n", self.lets);
+        match erynoa_ecl::compile(&source, None) {
+            Ok(program) => Ok((source, program)),
+            Err(d) => Err((source, d)),
+        }
+    }
+
+    /// Keeps `input` for later lines if it binds something.
+    fn keep(&mut self, input: &str) {
+        if input.starts_with("const ") {
+            self.consts.push_str(input);
+            self.consts.push('\n');
+        } else if Self::bound_name(input).is_some() {
+            self.lets.push_str(input);
+            self.lets.push('\n');
+        }
+    }
 }
