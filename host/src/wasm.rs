@@ -502,7 +502,9 @@ impl ComponentPolicy {
         let mut store = self
             .scratch_store()
             .map_err(|failed| Failure::Host { message: failed.1 })?;
-        match self.pre.instantiate(&mut store) {
+        // The same instantiation an evaluation does, without the bindings'
+        // per-instance export lookup.
+        match self.pre.instance_pre().instantiate(&mut store) {
             Ok(_) => Ok(()),
             Err(e) => Err(failure(store.data_mut(), &e)),
         }
