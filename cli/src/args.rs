@@ -245,6 +245,11 @@ pub struct RunArgs {
     /// policies write to: to compare engines on the same inputs.
     #[arg(long)]
     pub state_per_policy: bool,
+    /// Write the event log to this file after the run, one JSON object a
+    /// line: every evaluation with the digest, signers and grants of the
+    /// policy that decided it, and the events policies emitted.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
 }
 
 /// `erynoa bench`.

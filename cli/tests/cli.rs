@@ -275,6 +275,47 @@ fn pinned_ecl_runs_under_a_trust_store_and_unpinned_does_not() {
         let out = run(policy);
         assert_eq!(code(&out), 0, "{policy}: {}", stderr(&out));
     }
+    // The event log names the exact source that decided: its pinned digest.
+    let digest = stdout(&pin)
+        .lines()
+        .find_map(|l| l.strip_prefix("digest = "))
+        .expect("a digest line")
+        .trim_matches('"')
+        .to_owned();
+    let out = erynoa(
+        &dir,
+        &[
+            "run",
+            "--trust-store",
+            "trust.toml",
+            "-p",
+            "kyc.ecl@legacy",
+            "-p",
+            "kyc.ecl@wasm",
+            "-s",
+            "state.json",
+            "-r",
+            "alice.json",
+            "--events",
+            "events.jsonl",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let log = std::fs::read_to_string(dir.join("events.jsonl")).expect("events written");
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object a line"))
+        .collect();
+    assert_eq!(events.len(), 2, "{log}");
+    for e in &events {
+        assert_eq!(e["type"], "policy-evaluated", "{e}");
+        assert_eq!(e["admission"]["digest"], digest.as_str(), "{e}");
+        assert_eq!(
+            e["admission"]["signers"],
+            serde_json::json!([]),
+            "pinned, not signed"
+        );
+    }
     std::fs::write(dir.join("kyc.ecl"), POLICY.replace("0.5", "0.1")).expect("write");
     let out = run("kyc.ecl");
     assert_eq!(code(&out), 1);

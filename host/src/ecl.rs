@@ -116,7 +116,7 @@ impl BytecodeEngine {
                     .iter()
                     .map(|c| format!("erynoa:ecl/{c}@0.1.0"))
                     .collect(),
-                admission,
+                admission: admission.map(Arc::new),
             },
             code: code.into(),
             legacy,

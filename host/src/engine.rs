@@ -70,7 +70,8 @@ pub struct PolicyInfo {
     /// The interfaces it imports, e.g. `erynoa:ecl/trust@0.1.0`.
     pub imports: Vec<String>,
     /// Who signed it and what it may do; `None` when loaded unsigned.
-    pub admission: Option<crate::trust_store::Admission>,
+    /// Shared with every `PolicyEvaluated` event it causes.
+    pub admission: Option<Arc<crate::trust_store::Admission>>,
 }
 
 /// Allow or deny.

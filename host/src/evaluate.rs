@@ -91,6 +91,7 @@ fn record<P: Policy + ?Sized>(state: &UnifiedState, request: &Request, policy: &
         gas_used: e.gas_used,
         mana_used: e.mana_used,
         duration_us,
+        admission: policy.info().admission.clone(),
     });
     state.metrics().record(
         &e.policy_id,

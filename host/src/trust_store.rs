@@ -201,7 +201,7 @@ pub struct TrustStore {
 }
 
 /// What admitting a signed component established.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Admission {
     /// `sha256:` and the digest of the signed bytes.
     pub digest: String,

@@ -249,7 +249,7 @@ impl ComponentEngine {
                 policy_type: PolicyType::Custom,
                 engine: "component",
                 imports,
-                admission,
+                admission: admission.map(Arc::new),
             },
             self_metered,
         };

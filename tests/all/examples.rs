@@ -165,8 +165,12 @@ fn every_evaluation_is_logged_and_counted() {
                 passed,
                 gas_used,
                 realm_id,
+                admission,
                 ..
-            } => Some((policy_id, passed, gas_used > 0, realm_id)),
+            } => {
+                assert_eq!(admission, None, "loaded unsigned");
+                Some((policy_id, passed, gas_used > 0, realm_id))
+            }
             _ => None,
         })
         .collect();

@@ -1,7 +1,9 @@
 //! Admission: nothing unsigned, tampered, revoked or ungranted is compiled
 //! or run, and each refusal says what and why.
 
-use erynoa_host::{Capability, ComponentEngine, LoadError, Policy, Request, Trust, TrustStore};
+use erynoa_host::{
+    Capability, ComponentEngine, LoadError, Policy, Request, StateEvent, Trust, TrustStore,
+};
 use erynoa_sign::{SigningKey, keys};
 
 use crate::{ALICE, guest_bytes, state};
@@ -67,6 +69,12 @@ fn a_signed_granted_component_loads_and_runs() {
             )
             .is_allowed()
     );
+    // The decision's log entry names the signed bytes and who signed them.
+    let logged = s.events().into_iter().find_map(|e| match e {
+        StateEvent::PolicyEvaluated { admission, .. } => admission,
+        StateEvent::PolicyEmitted { .. } => None,
+    });
+    assert_eq!(logged, Some(admission));
 }
 
 #[test]

@@ -1,4 +1,8 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use crate::trust_store::Admission;
 
 /// The kind of a policy, as the legacy metrics counted it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,6 +45,11 @@ pub enum StateEvent {
         mana_used: u64,
         /// Wall-clock duration in microseconds.
         duration_us: u64,
+        /// How the policy was admitted: the digest of the exact signed
+        /// component or pinned source, the signers, the grants. So every
+        /// decision in the log names the code that made it. `None` for a
+        /// policy loaded unsigned.
+        admission: Option<Arc<Admission>>,
     },
     /// An event a policy emitted, applied because its decision was allow.
     PolicyEmitted {
