@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use erynoa_host::{
     BudgetLimits, BytecodeEngine, ComponentEngine, Evaluation, ExecutionMode, HostCallRecord,
-    Policy, PolicyEngine, Request, StateEvent, Tape, Trust, TrustStore, UnifiedState,
+    Policy, PolicyEngine, Request, Tape, Trust, TrustStore, UnifiedState,
 };
 
 use crate::args::{PolicyArgs, RunArgs};
@@ -130,7 +130,8 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let mut recorded: Vec<Recorded> = Vec::new();
     let mut divergences = 0;
     let mut results: Vec<(&Request, Evaluation)> = Vec::new();
-    let mut events: Vec<StateEvent> = Vec::new();
+    // Every state evaluated against: one, or one per policy.
+    let mut states: Vec<Arc<UnifiedState>> = Vec::new();
     for policy in &inputs.policies {
         let state = if args.state_per_policy {
             Arc::new(inputs.fresh_state()?)
@@ -181,18 +182,14 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
             }
             results.push((request, evaluation));
         }
-        if args.state_per_policy {
-            events.extend(state.events());
+        if args.state_per_policy || states.is_empty() {
+            states.push(state);
         }
     }
     if let Some(path) = &args.events {
-        // With one shared state, its log holds every policy's events.
-        if !args.state_per_policy {
-            events = inputs.state.events();
-        }
         let mut text = String::new();
-        for event in &events {
-            text.push_str(&serde_json::to_string(event)?);
+        for event in states.iter().flat_map(|s| s.events()) {
+            text.push_str(&serde_json::to_string(&event)?);
             text.push('\n');
         }
         std::fs::write(path, text)
