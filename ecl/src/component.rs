@@ -704,6 +704,19 @@ fn realloc(idx: &Index) -> Body {
 
 /// `while i < bound { body; i += 1 }` with `i` a local; `body` runs two
 /// blocks deep (`br 1` in it leaves the loop).
+/// With an array's pointer on the stack, the address of its element at the
+/// index in local `i`: arrays are an 8-byte header, then 16-byte tagged slots.
+fn element_addr(i: u32) -> [I<'static>; 6] {
+    [
+        I::I32Const(8),
+        I::I32Add,
+        I::LocalGet(i),
+        I::I32Const(16),
+        I::I32Mul,
+        I::I32Add,
+    ]
+}
+
 fn count_up(i: u32, bound: I<'static>, body: Vec<I<'static>>) -> Vec<I<'static>> {
     let mut out = vec![
         I::Block(BlockType::Empty),
@@ -951,34 +964,20 @@ fn any_eq(idx: &Index) -> Body {
         I::Return,
         I::End,
     ]);
-    b.all(count_up(
-        i,
-        I::LocalGet(n),
-        vec![
-            payload(0),
-            I::I32Load(mem(8, 2)),
-            I::I32Const(8),
-            I::I32Add,
-            I::LocalGet(i),
-            I::I32Const(16),
-            I::I32Mul,
-            I::I32Add,
-            payload(1),
-            I::I32Load(mem(8, 2)),
-            I::I32Const(8),
-            I::I32Add,
-            I::LocalGet(i),
-            I::I32Const(16),
-            I::I32Mul,
-            I::I32Add,
-            I::Call(idx.h(H::AnyEq)),
-            I::I32Eqz,
-            I::If(BlockType::Empty),
-            I::I32Const(0),
-            I::Return,
-            I::End,
-        ],
-    ));
+    // Element by element: any_eq(&left[i], &right[i]).
+    let mut body = vec![payload(0), I::I32Load(mem(8, 2))];
+    body.extend(element_addr(i));
+    body.extend([payload(1), I::I32Load(mem(8, 2))]);
+    body.extend(element_addr(i));
+    body.extend([
+        I::Call(idx.h(H::AnyEq)),
+        I::I32Eqz,
+        I::If(BlockType::Empty),
+        I::I32Const(0),
+        I::Return,
+        I::End,
+    ]);
+    b.all(count_up(i, I::LocalGet(n), body));
     b.all([
         I::I32Const(1),
         I::Return,
@@ -1406,25 +1405,18 @@ fn array_contains(idx: &Index) -> Body {
     let mut b = Body::new(&[I32, I32], &[I32]);
     let (n, i) = (b.local(I32), b.local(I32));
     b.all([I::LocalGet(1), I::I32Load(mem(0, 2)), I::LocalSet(n)]);
-    b.all(count_up(
-        i,
-        I::LocalGet(n),
-        vec![
-            I::LocalGet(1),
-            I::I32Const(8),
-            I::I32Add,
-            I::LocalGet(i),
-            I::I32Const(16),
-            I::I32Mul,
-            I::I32Add,
-            I::LocalGet(0),
-            I::Call(idx.h(H::AnyEq)),
-            I::If(BlockType::Empty),
-            I::I32Const(1),
-            I::Return,
-            I::End,
-        ],
-    ));
+    // Element by element: any_eq(&array[i], needle).
+    let mut body = vec![I::LocalGet(1)];
+    body.extend(element_addr(i));
+    body.extend([
+        I::LocalGet(0),
+        I::Call(idx.h(H::AnyEq)),
+        I::If(BlockType::Empty),
+        I::I32Const(1),
+        I::Return,
+        I::End,
+    ]);
+    b.all(count_up(i, I::LocalGet(n), body));
     b.all([I::I32Const(0)]);
     b
 }

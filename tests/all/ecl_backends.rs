@@ -129,6 +129,10 @@ fn arithmetic_params_locals_and_control_flow() {
     run(
         r#"policy "t" { return "admin" in ["user", "admin"] && len([1, 2, 3]) == 3 && [1, "a"][1] == "a" }"#,
     );
+    let e = run(
+        r#"policy "t" { return [1, "a"] == [1, "a"] && !([1, 2] == [1, 3]) && [[1]] == [[1]] }"#,
+    );
+    assert!(e.is_allowed(), "{e:?}");
     run(r#"policy "t" { return time_since(now() - 100) == 100 }"#);
     run(
         r#"policy "t" { return num(str(param("amount"))) == 250 && str(1.5) == "1.5" && str(true) == "true" }"#,
