@@ -44,7 +44,7 @@ fn load(c: &mut Criterion) {
     let warm = ComponentEngine::new(Default::default())
         .expect("engine")
         .with_trust(trust())
-        .with_cache(&dir)
+        .with_cache(dir.join("cache"), dir.join("cache.key"))
         .expect("cache");
     warm.load_component("kyc", &signed).expect("fill the cache");
     g.sample_size(100);

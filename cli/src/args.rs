@@ -305,9 +305,15 @@ pub struct PolicyArgs {
     /// For development only; every load is logged as a warning.
     #[arg(long, conflicts_with = "trust_store")]
     pub allow_unsigned: bool,
-    /// Keep compiled policies in this directory (integrity-checked with a key kept there).
+    /// Keep compiled policies in this directory, each integrity-checked with
+    /// the key in --cache-key. Refused if others may write to it.
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// The compiled cache's key (created, mode 0600, if missing). It must live
+    /// outside the cache directory. Default: `$XDG_CONFIG_HOME/erynoa/cache.key`
+    /// (or `~/.config/erynoa/cache.key`).
+    #[arg(long, value_name = "FILE", requires = "cache")]
+    pub cache_key: Option<PathBuf>,
     #[command(flatten)]
     pub budget: BudgetArgs,
 }

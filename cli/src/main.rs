@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     // clap exits with 2 on a usage error, which here means deny.
     let cli = match args::Cli::try_parse() {
         Ok(cli) => cli,
@@ -28,5 +29,18 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             output::ExitStatus::Error.into()
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so a write to a closed pipe (`erynoa run ... | head
+/// -1`) is an error that `println!` turns into a panic. Like other Unix
+/// tools, stop quietly instead.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists;
+    // setting a signal's disposition to its default has no other effect.
+    #[allow(unsafe_code, reason = "resetting SIGPIPE needs libc::signal")]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

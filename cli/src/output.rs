@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use erynoa_host::{Evaluation, Request, StateChanges};
+use erynoa_host::{Evaluation, Request, StateChanges, printable};
 use serde::Serialize;
 
 /// The exit status of `erynoa`.
@@ -58,11 +58,15 @@ fn changes(c: &StateChanges) -> String {
         .writes
         .iter()
         .map(|w| match &w.value {
-            Some(v) => format!("{}/{} = {v:?}", w.store, w.key),
-            None => format!("{}/{} deleted", w.store, w.key),
+            Some(v) => format!("{}/{} = {v:?}", printable(&w.store), printable(&w.key)),
+            None => format!("{}/{} deleted", printable(&w.store), printable(&w.key)),
         })
         .collect();
-    parts.extend(c.events.iter().map(|(t, p)| format!("event {t} {p}")));
+    parts.extend(
+        c.events
+            .iter()
+            .map(|(t, p)| format!("event {} {}", printable(t), printable(p))),
+    );
     let verdict = if c.committed {
         "committed"
     } else {
@@ -74,9 +78,12 @@ fn changes(c: &StateChanges) -> String {
 /// One evaluation, one field a line.
 pub fn print_evaluation(e: &Evaluation) {
     let g = &e.gas;
-    println!("policy    {}", e.policy_id);
+    println!("policy    {}", printable(&e.policy_id));
     println!("decision  {}", decision(e));
-    println!("reason    {}", e.reason.as_deref().unwrap_or("-"));
+    println!(
+        "reason    {}",
+        printable(e.reason.as_deref().unwrap_or("-"))
+    );
     if let Some(f) = &e.failure {
         println!("failure   {}", f.kind());
     }
@@ -95,11 +102,11 @@ pub fn print_table(results: &[(&Request, Evaluation)]) {
         .iter()
         .map(|(r, e)| {
             vec![
-                e.policy_id.clone(),
-                r.caller().rsplit(':').next().unwrap_or_default().to_owned(),
-                r.realm().to_owned(),
+                printable(&e.policy_id).into_owned(),
+                printable(r.caller().rsplit(':').next().unwrap_or_default()).into_owned(),
+                printable(r.realm()).into_owned(),
                 decision(e).to_owned(),
-                e.reason.clone().unwrap_or_else(|| "-".into()),
+                printable(e.reason.as_deref().unwrap_or("-")).into_owned(),
                 e.gas_used.to_string(),
                 e.mana_used.to_string(),
                 format!("{:.1}", e.duration.as_secs_f64() * 1e6),

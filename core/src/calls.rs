@@ -13,6 +13,28 @@ pub const MAX_VALUE_BYTES: usize = 64 << 10;
 pub const MAX_PAYLOAD_BYTES: usize = 16 << 10;
 /// Most events one evaluation may emit.
 pub const MAX_EVENTS: usize = 256;
+/// Longest DID, in bytes.
+pub const MAX_DID_BYTES: usize = 1024;
+/// Argument bytes a host call may pass without paying for them.
+pub const FREE_ARGUMENT_BYTES: usize = 1024;
+/// Argument bytes beyond [`FREE_ARGUMENT_BYTES`] that cost one unit of
+/// compute gas: the host copies and reads every byte a guest passes it, so
+/// a call's work must be paid for by its size, not only by its kind.
+pub const ARGUMENT_BYTES_PER_GAS: usize = 64;
+
+/// The compute gas a host call pays for passing `bytes` of arguments, on top
+/// of its own cost: nothing up to [`FREE_ARGUMENT_BYTES`], then one unit per
+/// [`ARGUMENT_BYTES_PER_GAS`] bytes.
+///
+/// ```
+/// use erynoa_core::calls::argument_gas;
+/// assert_eq!(argument_gas(1024), 0);
+/// assert_eq!(argument_gas(1025), 1);
+/// assert_eq!(argument_gas(6 << 20), 98_288);
+/// ```
+pub const fn argument_gas(bytes: usize) -> u64 {
+    (bytes.saturating_sub(FREE_ARGUMENT_BYTES)).div_ceil(ARGUMENT_BYTES_PER_GAS) as u64
+}
 
 /// A host function a policy can call, with what the call costs.
 ///
@@ -115,18 +137,23 @@ fn too_large(message: String) -> Rejected {
     }
 }
 
-/// `did:<method>:<id>` with a non-empty method and id.
+/// `did:<method>:<id>` with a non-empty method and id, at most
+/// [`MAX_DID_BYTES`] long, without control characters (a DID is printed in
+/// logs and reasons, where a newline or an escape would forge lines).
 ///
 /// ```
 /// assert!(erynoa_core::is_did("did:erynoa:self:alice"));
 /// assert!(!erynoa_core::is_did("did::alice"));
+/// assert!(!erynoa_core::is_did("did:erynoa:alice\n[ok] allowed"));
 /// ```
 pub fn is_did(s: &str) -> bool {
     let mut parts = s.splitn(3, ':');
-    matches!(
-        (parts.next(), parts.next(), parts.next()),
-        (Some("did"), Some(method), Some(id)) if !method.is_empty() && !id.is_empty()
-    )
+    s.len() <= MAX_DID_BYTES
+        && !s.chars().any(char::is_control)
+        && matches!(
+            (parts.next(), parts.next(), parts.next()),
+            (Some("did"), Some(method), Some(id)) if !method.is_empty() && !id.is_empty()
+        )
 }
 
 /// Refuses an argument that must be a DID and is not.
@@ -134,7 +161,7 @@ pub fn check_did(did: &str) -> Result<(), Rejected> {
     if is_did(did) {
         return Ok(());
     }
-    let shown: String = did.chars().take(128).collect();
+    let shown: String = did.chars().take(128).flat_map(char::escape_debug).collect();
     Err(invalid(format!(
         "`{shown}` is not a DID (expected `did:<method>:<id>`)"
     )))

@@ -163,6 +163,15 @@ impl Meter {
         Ok(())
     }
 
+    /// Records `amount` gas on `layer` for work that has already run, even
+    /// past the limit or after an exhaustion: the instructions a guest ran
+    /// before it was stopped are reported, never hidden by the stop.
+    pub fn record_ran(&mut self, layer: GasLayer, amount: u64) {
+        self.gas_used = self.gas_used.saturating_add(amount);
+        let slot = self.layers.slot(layer);
+        *slot = slot.saturating_add(amount.saturating_mul(layer.price()));
+    }
+
     /// Charges `amount` mana.
     pub fn charge_mana(&mut self, amount: u64) -> Result<(), Exhaustion> {
         if let Some(e) = self.exhausted {

@@ -107,7 +107,7 @@ impl Parser<'_> {
                 self.span(),
                 format!("nested more than {MAX_NESTING} levels deep"),
             )
-            .help("split the expression with `let`"));
+            .help("split the expression with `let`, e.g. `let part = a + b` and then `part + c`"));
         }
         Ok(())
     }
@@ -352,16 +352,21 @@ impl Parser<'_> {
 
     fn binary(&mut self, min: u8) -> Result<Expr, Diagnostic> {
         let mut left = self.unary()?;
+        // `a + b + c` nests to the left: each operator adds a level to the
+        // tree that every later pass walks recursively, so each counts
+        // until the chain ends, as a nested right operand would.
+        let mut chain = 0;
         while let Some(op) = self.binop().filter(|op| op.precedence() >= min) {
             self.bump();
             self.nest()?;
+            chain += 1;
             let right = self.binary(op.precedence() + 1)?;
-            self.depth -= 1;
             left = Expr {
                 span: left.span.start..right.span.end,
                 kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
             };
         }
+        self.depth -= chain;
         Ok(left)
     }
 
@@ -552,6 +557,25 @@ mod tests {
             ")".repeat(500)
         );
         assert_eq!(code(&deep), "E0101");
+    }
+
+    #[test]
+    fn long_operator_chains_are_bounded_like_nesting() {
+        // `1 + 1 + ...` nests to the left, one tree level per operator.
+        let chain = |n: usize| format!("policy \"t\" {{ require {}1 > 0 }}", "1 + ".repeat(n));
+        assert_eq!(code(&chain(100)), "ok");
+        assert_eq!(code(&chain(10_000)), "E0101");
+        // Both shapes at once: a chain of nested chains.
+        let mixed = format!(
+            "policy \"t\" {{ require {} > 0 }}",
+            "(1 + ".repeat(100) + "1" + &")".repeat(100)
+        );
+        assert_eq!(code(&mixed), "E0101");
+        let mixed_ok = format!(
+            "policy \"t\" {{ require {} > 0 }}",
+            "(1 + ".repeat(40) + "1" + &")".repeat(40)
+        );
+        assert_eq!(code(&mixed_ok), "ok");
     }
 
     #[test]

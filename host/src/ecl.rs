@@ -60,7 +60,7 @@ impl BytecodeEngine {
         source: &str,
         entry: Option<&str>,
     ) -> Result<BytecodePolicy, LoadError> {
-        let admission = self.admit(source.as_bytes())?;
+        let admission = self.admit(id, source.as_bytes())?;
         let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Invalid {
             reason: d.render(id, source),
         })?;
@@ -70,14 +70,14 @@ impl BytecodeEngine {
     /// Reads a legacy `.eclc` file. It runs as the legacy `run_policy` did:
     /// the caller's DID is pushed first, jump targets unchanged.
     pub fn load_eclc(&self, id: &str, bytes: &[u8]) -> Result<BytecodePolicy, LoadError> {
-        let admission = self.admit(bytes)?;
+        let admission = self.admit(id, bytes)?;
         let code = erynoa_ecl::eclc::read(bytes).map_err(|e| LoadError::Invalid {
             reason: e.to_string(),
         })?;
         self.finish(id, id.to_owned(), code, true, admission)
     }
 
-    fn admit(&self, bytes: &[u8]) -> Result<Option<Admission>, LoadError> {
+    fn admit(&self, id: &str, bytes: &[u8]) -> Result<Option<Admission>, LoadError> {
         match &self.trust {
             Trust::AllowUnsigned => {
                 tracing::warn!("loading ECL without a pinned digest: development only");
@@ -85,6 +85,7 @@ impl BytecodeEngine {
             }
             Trust::Store(store) => store
                 .admit_pinned(bytes)
+                .and_then(|a| store.check_policy_id(id, &a).map(|()| a))
                 .map(Some)
                 .map_err(LoadError::Refused),
         }
@@ -197,7 +198,7 @@ impl crate::wasm::ComponentEngine {
         mode: ExecutionMode,
     ) -> Result<Arc<dyn Policy>, LoadError> {
         let vm = BytecodeEngine::new(self.trust().clone());
-        let mut admission = vm.admit(source.as_bytes())?;
+        let mut admission = vm.admit(id, source.as_bytes())?;
         let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Invalid {
             reason: d.render(id, source),
         })?;
@@ -210,9 +211,10 @@ impl crate::wasm::ComponentEngine {
                 let max_stack = program.max_stack;
                 let on_vm = vm.finish(id, program.name, program.code, false, admission.clone())?;
                 if let Some(a) = &mut admission {
-                    // The compiler, not the author, imports the budget to
-                    // meter the policy's instructions.
+                    // The host's own compiler, not the author, imports the
+                    // budget and reports the policy's gas itself.
                     a.capabilities.insert(Capability::Budget);
+                    a.capabilities.insert(Capability::SelfMetering);
                 }
                 Ok(Arc::new(CompiledEcl {
                     component: self.load_admitted(id, &wasm, admission)?,

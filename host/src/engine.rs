@@ -244,6 +244,35 @@ pub enum LoadError {
         /// The import's name.
         name: String,
     },
+    /// The component imports WASI, which this host does not serve.
+    #[error(
+        "component imports `{name}`: this host serves no WASI (no clocks, files, random or stdio; see docs/security.md). \
+         Log with erynoa:ecl/context.log, read the time with context.timestamp; in Rust, avoid `println!`, \
+         `std::time` and `HashMap::new()` (use `BTreeMap`)"
+    )]
+    WasiNotServed {
+        /// The import's name.
+        name: String,
+    },
+    /// The component declares that it reports its own gas without being
+    /// granted to.
+    #[error(
+        "component declares `erynoa:metering = self` (it reports its own gas), but its signers ({signers}) are not granted `self-metering`; grant it only to code from a compiler you trust, such as `erynoa compile`"
+    )]
+    SelfMeteringNotGranted {
+        /// Who signed it.
+        signers: String,
+    },
+    /// Compiling the component would cost more than the engine allows.
+    #[error("component has {found} {what}; this engine's limit is {limit} (see `EngineConfig`)")]
+    TooLarge {
+        /// What is counted: `bytes`, `functions` or `bytes of code`.
+        what: &'static str,
+        /// How many it has.
+        found: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The component does not export the policy interface.
     #[error(
         "component does not export `erynoa:ecl/policy@0.1.0`: it implements another world (exports: {exports})"

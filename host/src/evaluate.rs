@@ -103,7 +103,7 @@ fn record<P: Policy + ?Sized>(state: &UnifiedState, request: &Request, policy: &
     );
     tracing::info!(
         decision = if passed { "allow" } else { "deny" },
-        reason = e.reason.as_deref().unwrap_or(""),
+        reason = %crate::printable(e.reason.as_deref().unwrap_or("")),
         failure = e.failure.as_ref().map_or("", Failure::kind),
         gas = e.gas_used,
         mana = e.mana_used,

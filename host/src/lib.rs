@@ -33,6 +33,7 @@
 mod ecl;
 mod engine;
 mod evaluate;
+pub mod json;
 mod request;
 mod session;
 pub mod state;
@@ -50,7 +51,7 @@ pub use crate::engine::{
     Decision, Effect, Evaluation, Failure, LoadError, Policy, PolicyEngine, PolicyInfo,
 };
 pub use crate::request::{Request, RequestBuilder, RequestError};
-pub use crate::session::{CallError, HostCallRecord, LogLevel, Session, Tape};
+pub use crate::session::{CallError, HostCallRecord, LogLevel, Session, Tape, printable};
 pub use crate::state::{StateChanges, StateEvent, UnifiedState};
 pub use crate::trust_store::{
     Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey, digest,

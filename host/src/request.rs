@@ -129,7 +129,7 @@ pub enum RequestError {
         error: Box<RequestError>,
     },
     /// The caller is not a DID.
-    #[error("request caller `{0}` is not a DID (expected `did:<method>:<id>`)")]
+    #[error("request caller `{}` is not a DID (expected `did:<method>:<id>`)", .0.escape_debug())]
     Caller(String),
 }
 
@@ -179,6 +179,7 @@ impl Request {
     /// Only `caller` is required. A parameter is null, a bool, a number, a
     /// string, or `{"did": "..."}` for a DID.
     pub fn from_json(text: &str) -> Result<Request, RequestError> {
+        crate::json::check_unique_keys(text)?;
         Self::from_parsed(serde_json::from_str(text)?)
     }
 
@@ -206,7 +207,7 @@ impl Request {
     /// # Ok::<(), erynoa_host::RequestError>(())
     /// ```
     pub fn many_from_json(text: &str) -> Result<Vec<Request>, RequestError> {
-        match serde_json::from_str(text)? {
+        match crate::json::parse(text)? {
             serde_json::Value::Array(values) => values
                 .into_iter()
                 .enumerate()

@@ -384,7 +384,7 @@ impl Session {
         if self.log_lines > MAX_LOG_LINES {
             return Ok(());
         }
-        let message = truncate(message, MAX_LOG_BYTES);
+        let message = printable(truncate(message, MAX_LOG_BYTES));
         let policy = &*self.policy_id;
         match level {
             LogLevel::Trace => tracing::trace!(target: "erynoa::guest", policy, "{message}"),
@@ -452,6 +452,29 @@ fn only_exhausted<T>(
         // Only a doctored recording rejects a call that cannot be rejected.
         Err(CallError::Rejected(_)) => Ok(fallback()),
     }
+}
+
+/// `s` with every control character (newlines, escapes, ANSI sequences'
+/// introducer) escaped as `\n`, `\u{1b}`, ...: a policy's reason or log line
+/// printed this way cannot forge lines in a terminal or a log.
+///
+/// ```
+/// assert_eq!(erynoa_host::printable("ok\n\x1b[32mallow"), "ok\\n\\u{1b}[32mallow");
+/// assert_eq!(erynoa_host::printable("plain ü"), "plain ü");
+/// ```
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a char boundary.

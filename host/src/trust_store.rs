@@ -26,8 +26,12 @@ pub enum Capability {
     Context,
     /// `erynoa:ecl/events`.
     Events,
-    /// Any `wasi:*` interface (served with nothing granted, see the docs).
-    Wasi,
+    /// Reporting its own gas (the `erynoa:metering = self` section, which
+    /// `erynoa compile` writes): the component's instructions are then not
+    /// charged by fuel, only bounded by it. Grant it only to code from a
+    /// compiler you trust.
+    #[serde(rename = "self-metering")]
+    SelfMetering,
 }
 
 impl Capability {
@@ -39,7 +43,7 @@ impl Capability {
         Capability::Budget,
         Capability::Context,
         Capability::Events,
-        Capability::Wasi,
+        Capability::SelfMetering,
     ];
 
     /// The capability an `erynoa:ecl` interface name stands for (`types`
@@ -67,7 +71,7 @@ impl fmt::Display for Capability {
             Capability::Budget => "budget",
             Capability::Context => "context",
             Capability::Events => "events",
-            Capability::Wasi => "wasi",
+            Capability::SelfMetering => "self-metering",
         };
         f.write_str(name)
     }
@@ -108,6 +112,23 @@ pub enum TrustStoreError {
         "invalid trust store: component digest `{0}` is not `sha256:` followed by 64 hex digits"
     )]
     Digest(String),
+    /// A `revoked` entry that names nothing: a revocation that silently
+    /// revoked nothing would leave the key trusted.
+    #[error(
+        "invalid trust store: revoked entry `{entry}` is not a key id (24 hex digits), the name of a `[[key]]`, or a component digest (`sha256:` and 64 hex digits)"
+    )]
+    Revoked {
+        /// The entry, escaped.
+        entry: String,
+    },
+    /// A `[[policy]]` pin that is malformed or names an unknown key.
+    #[error("invalid trust store: policy `{id}`: {reason}")]
+    Pin {
+        /// The policy id.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -119,6 +140,19 @@ struct StoreFile {
     revoked: Vec<String>,
     #[serde(default, rename = "component")]
     components: Vec<ComponentEntry>,
+    #[serde(default, rename = "policy")]
+    policies: Vec<PolicyEntry>,
+}
+
+/// `[[policy]]`: what may be loaded under one policy id.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyEntry {
+    id: String,
+    #[serde(default)]
+    digests: Vec<String>,
+    #[serde(default)]
+    signers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +175,9 @@ struct ComponentEntry {
     #[serde(default)]
     budget: Option<BudgetLimits>,
 }
+
+/// Largest trust store file read: 4 MiB.
+const MAX_TRUST_STORE_BYTES: u64 = 4 << 20;
 
 /// How an engine decides whether to load a component.
 #[derive(Debug, Clone)]
@@ -196,8 +233,21 @@ pub struct TrustedKey {
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     keys: Vec<TrustedKey>,
+    /// Revoked key ids (lower-case hex).
     revoked: BTreeSet<String>,
+    /// Revoked component digests (`sha256:...`).
+    revoked_digests: BTreeSet<String>,
     components: Vec<(String, BTreeSet<Capability>, Option<BudgetLimits>)>,
+    pins: Vec<PolicyPin>,
+}
+
+/// What the trust store allows under one policy id: the component's digest
+/// must be one of `digests`, or one of its verified signers one of `signers`.
+#[derive(Debug, Clone)]
+struct PolicyPin {
+    id: String,
+    digests: BTreeSet<String>,
+    signers: BTreeSet<String>,
 }
 
 /// What admitting a signed component established.
@@ -234,6 +284,24 @@ pub enum AdmissionError {
         /// The revoked key ids.
         key_ids: String,
     },
+    /// The component's digest is revoked.
+    #[error("component {digest} is revoked")]
+    RevokedDigest {
+        /// Its digest.
+        digest: String,
+    },
+    /// The policy id is pinned to other digests or signers.
+    #[error(
+        "policy `{id}` is pinned in the trust store; {digest} (signed by {signers}) is not one of its digests or signers"
+    )]
+    NotPinnedToId {
+        /// The policy id it was loaded under.
+        id: String,
+        /// Its digest.
+        digest: String,
+        /// Its verified signers.
+        signers: String,
+    },
 }
 
 impl TrustStore {
@@ -264,34 +332,77 @@ impl TrustStore {
         }
         let mut components = Vec::new();
         for c in file.components {
-            let hex = c.digest.strip_prefix("sha256:").unwrap_or_default();
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(TrustStoreError::Digest(c.digest));
-            }
-            components.push((
-                format!("sha256:{}", hex.to_ascii_lowercase()),
-                c.capabilities,
-                c.budget,
-            ));
+            let digest = parse_digest(&c.digest).ok_or(TrustStoreError::Digest(c.digest))?;
+            components.push((digest, c.capabilities, c.budget));
         }
-        let revoked = file
-            .revoked
-            .into_iter()
-            .map(|id| id.to_ascii_lowercase())
-            .collect();
+        let (mut revoked, mut revoked_digests) = (BTreeSet::new(), BTreeSet::new());
+        for entry in file.revoked {
+            if let Some(digest) = parse_digest(&entry) {
+                revoked_digests.insert(digest);
+            } else if let Some(key) = keys.iter().find(|k| k.name == entry) {
+                revoked.insert(key.key_id.to_string());
+            } else if entry.len() == 24 && entry.bytes().all(|b| b.is_ascii_hexdigit()) {
+                revoked.insert(entry.to_ascii_lowercase());
+            } else {
+                return Err(TrustStoreError::Revoked {
+                    entry: entry.escape_debug().to_string(),
+                });
+            }
+        }
+        let mut pins: Vec<PolicyPin> = Vec::new();
+        for p in file.policies {
+            let pin_error = |reason: String| TrustStoreError::Pin {
+                id: p.id.escape_debug().to_string(),
+                reason,
+            };
+            if pins.iter().any(|q| q.id == p.id) {
+                return Err(pin_error("pinned twice".into()));
+            }
+            if p.digests.is_empty() && p.signers.is_empty() {
+                return Err(pin_error(
+                    "pins nothing: give `digests`, `signers` or both".into(),
+                ));
+            }
+            let mut digests = BTreeSet::new();
+            for d in &p.digests {
+                digests.insert(parse_digest(d).ok_or_else(|| {
+                    pin_error(format!(
+                        "digest `{}` is not `sha256:` followed by 64 hex digits",
+                        d.escape_debug()
+                    ))
+                })?);
+            }
+            for name in &p.signers {
+                if !keys.iter().any(|k| &k.name == name) {
+                    return Err(pin_error(format!(
+                        "signer `{}` is not the name of a `[[key]]`",
+                        name.escape_debug()
+                    )));
+                }
+            }
+            pins.push(PolicyPin {
+                id: p.id,
+                digests,
+                signers: p.signers.into_iter().collect(),
+            });
+        }
         Ok(Self {
             keys,
             revoked,
+            revoked_digests,
             components,
+            pins,
         })
     }
 
     /// Reads a trust store file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TrustStoreError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|error| TrustStoreError::Read {
-            path: path.display().to_string(),
-            error,
+        let text = crate::json::read_text_file(path, MAX_TRUST_STORE_BYTES).map_err(|error| {
+            TrustStoreError::Read {
+                path: path.display().to_string(),
+                error,
+            }
         })?;
         Self::from_toml(&text)
     }
@@ -326,6 +437,9 @@ impl TrustStore {
             });
         }
         let digest = format!("sha256:{}", verified.digest_hex());
+        if self.revoked_digests.contains(&digest) {
+            return Err(AdmissionError::RevokedDigest { digest });
+        }
         let by_digest = self.components.iter().filter(|(d, _, _)| *d == digest);
         let mut capabilities = BTreeSet::new();
         let mut budget: Option<BudgetLimits> = None;
@@ -357,6 +471,9 @@ impl TrustStore {
     /// entry's capabilities and budget.
     pub fn admit_pinned(&self, bytes: &[u8]) -> Result<Admission, AdmissionError> {
         let digest = digest(bytes);
+        if self.revoked_digests.contains(&digest) {
+            return Err(AdmissionError::RevokedDigest { digest });
+        }
         let mut pinned = self
             .components
             .iter()
@@ -380,6 +497,42 @@ impl TrustStore {
             budget,
         })
     }
+}
+
+impl TrustStore {
+    /// Refuses `admission` under the policy id `id` when a `[[policy]]`
+    /// entry pins that id to other digests or signers. Ids without a pin
+    /// take any admitted component.
+    pub fn check_policy_id(&self, id: &str, admission: &Admission) -> Result<(), AdmissionError> {
+        let Some(pin) = self.pins.iter().find(|p| p.id == id) else {
+            return Ok(());
+        };
+        if pin.digests.contains(&admission.digest)
+            || admission
+                .signers
+                .iter()
+                .any(|(name, _)| pin.signers.contains(name))
+        {
+            return Ok(());
+        }
+        let signers: Vec<&str> = admission.signers.iter().map(|(n, _)| n.as_str()).collect();
+        Err(AdmissionError::NotPinnedToId {
+            id: id.to_owned(),
+            digest: admission.digest.clone(),
+            signers: if signers.is_empty() {
+                "nobody: pinned source".to_owned()
+            } else {
+                signers.join(", ")
+            },
+        })
+    }
+}
+
+/// `sha256:` and 64 hex digits, in lower case; `None` for anything else.
+fn parse_digest(text: &str) -> Option<String> {
+    let hex = text.strip_prefix("sha256:")?;
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("sha256:{}", hex.to_ascii_lowercase()))
 }
 
 /// `sha256:` and the hex SHA-256 of `bytes`: how the trust store pins files.

@@ -19,10 +19,10 @@ use wasmtime::{
 
 use self::bindings::erynoa::ecl::types::{self as wit};
 use self::bindings::{PolicyComponentIndices, PolicyComponentPre};
-use self::store::HostState;
+use self::store::{FUEL_BASE, FUEL_PER_GAS, HostState, Metering};
 use crate::Request;
 use crate::engine::{Decision, Effect, Failure, LoadError, Policy, PolicyEngine, PolicyInfo};
-use crate::session::{Session, truncate};
+use crate::session::Session;
 use crate::state::{PolicyType, UnifiedState};
 use crate::trust_store::{Admission, Capability, Trust};
 
@@ -51,6 +51,13 @@ pub struct EngineConfig {
     pub max_wasm_stack: usize,
     /// How often the deadline clock ticks. Default 5 ms.
     pub epoch_tick: Duration,
+    /// Largest component the engine compiles, in bytes. Default 16 MiB.
+    pub max_component_bytes: usize,
+    /// Most functions (defined in all its core modules) a component may
+    /// have: compile time and memory grow with them. Default 20,000.
+    pub max_functions: u32,
+    /// Most bytes of function bodies a component may have. Default 8 MiB.
+    pub max_code_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +69,9 @@ impl Default for EngineConfig {
             keep_resident_bytes: 64 << 10,
             max_wasm_stack: 512 << 10,
             epoch_tick: Duration::from_millis(5),
+            max_component_bytes: 16 << 20,
+            max_functions: 20_000,
+            max_code_bytes: 8 << 20,
         }
     }
 }
@@ -93,13 +103,26 @@ pub struct ComponentEngine {
     inner: Arc<Inner>,
     trust: Trust,
     cache: Option<cache::CompiledCache>,
-    _ticker: Ticker,
 }
 
+impl std::fmt::Debug for ComponentEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ComponentEngine")
+            .field("config", &self.inner.config)
+            .field("trust", &self.trust)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the engine and every policy it loaded share. The deadline clock
+/// lives here, so it ticks as long as any policy that needs it, even after
+/// the `ComponentEngine` itself is dropped.
 struct Inner {
     engine: Engine,
     linker: Linker<HostState>,
     config: EngineConfig,
+    _ticker: Ticker,
 }
 
 impl ComponentEngine {
@@ -114,10 +137,10 @@ impl ComponentEngine {
                 engine,
                 linker,
                 config,
+                _ticker: ticker,
             }),
             trust: Trust::default(),
             cache: None,
-            _ticker: ticker,
         })
     }
 
@@ -135,15 +158,23 @@ impl ComponentEngine {
     }
 
     /// Keeps compiled components in `dir`, each integrity-checked with a MAC
-    /// under a key in `dir/cache.key` before it is used; a tampered or
-    /// foreign entry is discarded and recompiled, never loaded. Signatures are
-    /// still verified on every load: the cache only saves compiling.
+    /// under the key in `key_file` before it is used; a tampered or foreign
+    /// entry is discarded and recompiled, never loaded. Signatures are still
+    /// verified on every load: the cache only saves compiling.
+    ///
+    /// The key must live outside the cache (with the host's configuration):
+    /// whoever can write it can make the host run native code of their
+    /// choosing. It is created (32 random bytes, mode 0600) if missing, and
+    /// refused if it is not a regular file owned by this user and readable
+    /// by no one else. `dir` is refused if others may write to it.
     pub fn with_cache(
         mut self,
         dir: impl AsRef<std::path::Path>,
+        key_file: impl AsRef<std::path::Path>,
     ) -> Result<Self, cache::CacheError> {
         self.cache = Some(cache::CompiledCache::open(
             dir.as_ref(),
+            key_file.as_ref(),
             &self.inner.engine,
         )?);
         Ok(self)
@@ -172,7 +203,13 @@ impl ComponentEngine {
         let _enter = span.enter();
         check_header(bytes)?;
         let admission = match &self.trust {
-            Trust::Store(store) => Some(store.admit(bytes, signature).map_err(LoadError::Refused)?),
+            Trust::Store(store) => {
+                let admission = store
+                    .admit(bytes, signature)
+                    .and_then(|a| store.check_policy_id(id, &a).map(|()| a))
+                    .map_err(LoadError::Refused)?;
+                Some(admission)
+            }
             Trust::AllowUnsigned => {
                 tracing::warn!(
                     policy = id,
@@ -199,6 +236,13 @@ impl ComponentEngine {
     ) -> Result<ComponentPolicy, LoadError> {
         let started = std::time::Instant::now();
         check_header(bytes)?;
+        let Declared {
+            self_metered,
+            max_stack,
+        } = inspect(bytes, &self.inner.config)?;
+        if self_metered {
+            check_self_metering(admission.as_ref())?;
+        }
         let compiled = match &self.cache {
             Some(cache) => cache.get_or_compile(&self.inner.engine, bytes),
             None => Component::new(&self.inner.engine, bytes),
@@ -207,10 +251,6 @@ impl ComponentEngine {
             reason: format!("{e:#}"),
         })?;
         let imports = check_world(&self.inner.engine, &component)?;
-        let Declared {
-            self_metered,
-            max_stack,
-        } = declared(bytes)?;
         if self_metered && !imports.iter().any(|i| i.starts_with("erynoa:ecl/budget@")) {
             return Err(LoadError::Invalid {
                 reason: format!(
@@ -251,7 +291,11 @@ impl ComponentEngine {
                 imports,
                 admission: admission.map(Arc::new),
             },
-            self_metered,
+            metering: if self_metered {
+                Metering::SelfMetered
+            } else {
+                Metering::Fuel
+            },
         };
         let metadata = policy.metadata()?;
         policy.info.name = metadata.name;
@@ -348,27 +392,81 @@ struct Declared {
     max_stack: Option<u32>,
 }
 
-fn declared(bytes: &[u8]) -> Result<Declared, LoadError> {
+/// Bounds what compiling `bytes` may cost, before the compiler sees them,
+/// and reads what the component declares about itself.
+fn inspect(bytes: &[u8], config: &EngineConfig) -> Result<Declared, LoadError> {
+    let too_large =
+        |what: &'static str, found: u64, limit: u64| LoadError::TooLarge { what, found, limit };
+    if bytes.len() > config.max_component_bytes {
+        return Err(too_large(
+            "bytes",
+            bytes.len() as u64,
+            config.max_component_bytes as u64,
+        ));
+    }
     let mut declared = Declared::default();
+    let (mut functions, mut code_bytes) = (0u64, 0u64);
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        let Ok(wasmparser::Payload::CustomSection(c)) = payload else {
-            continue;
-        };
-        match c.name() {
-            METERING_SECTION => declared.self_metered = c.data() == b"self",
-            MAX_STACK_SECTION => {
-                let raw = <[u8; 4]>::try_from(c.data()).map_err(|_| LoadError::Invalid {
-                    reason: format!(
-                        "the `{MAX_STACK_SECTION}` section holds {} bytes, not a 4-byte depth",
-                        c.data().len()
-                    ),
-                })?;
-                declared.max_stack = Some(u32::from_le_bytes(raw));
+        // A malformed component is refused by the compiler, which says where.
+        let Ok(payload) = payload else { break };
+        match payload {
+            wasmparser::Payload::CodeSectionStart { count, size, .. } => {
+                functions = functions.saturating_add(u64::from(count));
+                code_bytes = code_bytes.saturating_add(u64::from(size));
+                if functions > u64::from(config.max_functions) {
+                    return Err(too_large(
+                        "functions",
+                        functions,
+                        u64::from(config.max_functions),
+                    ));
+                }
+                if code_bytes > config.max_code_bytes as u64 {
+                    return Err(too_large(
+                        "bytes of code",
+                        code_bytes,
+                        config.max_code_bytes as u64,
+                    ));
+                }
             }
+            wasmparser::Payload::CustomSection(c) => match c.name() {
+                METERING_SECTION => declared.self_metered = c.data() == b"self",
+                MAX_STACK_SECTION => {
+                    let raw = <[u8; 4]>::try_from(c.data()).map_err(|_| LoadError::Invalid {
+                        reason: format!(
+                            "the `{MAX_STACK_SECTION}` section holds {} bytes, not a 4-byte depth",
+                            c.data().len()
+                        ),
+                    })?;
+                    declared.max_stack = Some(u32::from_le_bytes(raw));
+                }
+                _ => {}
+            },
             _ => {}
         }
     }
     Ok(declared)
+}
+
+/// A component that reports its own gas is believed only when its signers
+/// (or its digest's entry) are granted `self-metering`: any other component
+/// could claim it and run uncharged.
+fn check_self_metering(admission: Option<&Admission>) -> Result<(), LoadError> {
+    match admission {
+        Some(a) if !a.capabilities.contains(&Capability::SelfMetering) => {
+            Err(LoadError::SelfMeteringNotGranted {
+                signers: signer_names(a),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn signer_names(a: &Admission) -> String {
+    if a.signers.is_empty() {
+        return format!("digest {}", a.digest);
+    }
+    let names: Vec<&str> = a.signers.iter().map(|(name, _)| name.as_str()).collect();
+    names.join(", ")
 }
 
 /// The `erynoa:ecl` version this host serves; any 0.1.x is compatible.
@@ -416,7 +514,11 @@ fn check_world(engine: &Engine, component: &Component) -> Result<Vec<String>, Lo
     let mut imports = Vec::new();
     for (full, _) in ty.imports(engine) {
         match interface(full) {
-            Interface::Wasi => {}
+            Interface::Wasi => {
+                return Err(LoadError::WasiNotServed {
+                    name: full.to_owned(),
+                });
+            }
             Interface::Erynoa { name, version } if Capability::of_interface(name).is_some() => {
                 check_version(name, version)?;
             }
@@ -451,20 +553,14 @@ fn check_world(engine: &Engine, component: &Component) -> Result<Vec<String>, Lo
 fn check_grants(imports: &[String], admission: &Admission) -> Result<(), LoadError> {
     for full in imports {
         let needed = match interface(full) {
-            Interface::Wasi => Some(Capability::Wasi),
             Interface::Erynoa { name, .. } => Capability::of_interface(name).flatten(),
-            Interface::Other => None,
+            Interface::Wasi | Interface::Other => None,
         };
         if let Some(capability) = needed.filter(|c| !admission.capabilities.contains(c)) {
-            let signers = admission
-                .signers
-                .iter()
-                .map(|(name, _)| name.as_str())
-                .collect::<Vec<_>>();
             return Err(LoadError::NotGranted {
                 interface: full.clone(),
                 capability,
-                signers: signers.join(", "),
+                signers: signer_names(admission),
             });
         }
     }
@@ -487,7 +583,7 @@ pub struct ComponentPolicy {
     /// The operand stack compiled ECL may need (see [`MAX_STACK_SECTION`]).
     max_stack: Option<u32>,
     info: PolicyInfo,
-    self_metered: bool,
+    metering: Metering,
 }
 
 impl ComponentPolicy {
@@ -573,19 +669,21 @@ impl ComponentPolicy {
         let memory_limit = limits
             .memory_limit_bytes
             .min(self.inner.config.max_memory_bytes);
-        let gas = session.meter().gas_remaining();
-        let mut state = HostState::new(session, memory_limit);
-        state.self_metered = self.self_metered;
-        let fuel = state.fuel_for(gas);
+        let fuel = self.metering.fuel_for(session.meter().gas_remaining());
+        let state = HostState::new(session, memory_limit, self.metering);
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| s);
         if let Err(e) = store.set_fuel(fuel) {
             return Err(Box::new((store.into_data().session, format!("{e:#}"))));
         }
         store.data_mut().fuel_set = fuel;
+        store.data_mut().fuel_initial = fuel;
         let tick_ms = self.inner.config.epoch_tick.as_millis().max(1) as u64;
         store.set_epoch_deadline(limits.timeout_ms.div_ceil(tick_ms) + 1);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(|mut ctx| {
+            ctx.data_mut().stopped_by_deadline = true;
+            Err(Trap::Interrupt.into())
+        });
         Ok(store)
     }
 }
@@ -618,18 +716,25 @@ impl Policy for ComponentPolicy {
         let result = self.call_evaluate(&mut store);
         let remaining = store.get_fuel().unwrap_or(0);
         let mut data = store.into_data();
-        let burned = if data.self_metered {
-            0
-        } else {
-            data.fuel_set.saturating_sub(remaining)
+        let ran = match data.metering {
+            // Stopped inside wasm code by the deadline, the guest's count of
+            // instructions since its last call is lost (compiled code keeps
+            // it in a register until a call). A run that used up its time
+            // is charged its whole gas: never less than what ran.
+            _ if data.stopped_by_deadline => data.session.meter().gas_remaining(),
+            // What ran since the last host call; never more than the gas left.
+            Metering::Fuel => data.fuel_set.saturating_sub(remaining),
+            // It reported its own gas as it went. A run cut short (deadline,
+            // safety net, trap) reports at least what its fuel shows it ran.
+            Metering::SelfMetered if result.is_err() => {
+                let spent = data.fuel_initial.saturating_sub(remaining);
+                (spent.saturating_sub(FUEL_BASE) / FUEL_PER_GAS)
+                    .saturating_sub(data.session.meter().gas_used())
+            }
+            Metering::SelfMetered => 0,
         };
-        // Charged even after a trap: the instructions ran. An exhaustion here is
-        // already the recorded reason, or is found again by `failure`.
-        let _ = data
-            .session
-            .meter_mut()
-            .charge_gas(GasLayer::Compute, burned);
-        data.flush_output();
+        // Recorded even after a trap or an exhaustion: the instructions ran.
+        data.session.meter_mut().record_ran(GasLayer::Compute, ran);
         let outcome = match result {
             Ok(Ok(decision)) => check_decision(decision),
             Ok(Err(e)) => Err(Failure::PolicyError {
@@ -697,13 +802,10 @@ fn failure(data: &mut HostState, e: &wasmtime::Error) -> Failure {
     if let Some(exhausted) = exhausted {
         return Failure::Exhausted(meter.exhaust(exhausted));
     }
-    let mut message = match e.downcast_ref::<Trap>() {
+    let message = match e.downcast_ref::<Trap>() {
         Some(trap) => trap.to_string(),
         None => format!("{:#}", e.root_cause()),
     };
-    if let Some(stderr) = data.stderr() {
-        message = format!("{message}; policy stderr: {}", truncate(&stderr, 1024));
-    }
     Failure::Trap { message }
 }
 

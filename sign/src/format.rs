@@ -9,8 +9,11 @@ pub(crate) const CONTENT_TYPE: u8 = 0x01;
 pub(crate) const HASH_SHA256: u8 = 0x01;
 pub(crate) const ALG_ED25519: u8 = 0x01;
 /// Bounds from the reference implementation; more is refused, not read.
-const MAX_HASHES: u32 = 64;
-const MAX_SIGNATURES: u32 = 256;
+/// Most hash sets, and hashes in one set, a signature section may hold.
+const MAX_HASHES: u32 = 16;
+/// Most signatures a section may hold over all its sets: each may be checked
+/// against every trusted key, so their number bounds the work of a refusal.
+const MAX_SIGNATURES: u32 = 32;
 
 /// The signatures a component carries.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -111,6 +114,7 @@ impl SignatureData {
             return Err(garbled(format!("{sets} hash sets (at most {MAX_HASHES})")));
         }
         let mut signed_hashes = Vec::new();
+        let mut total_signatures = 0u32;
         for _ in 0..sets {
             let mut s = Reader {
                 bytes: r.sized()?,
@@ -127,9 +131,10 @@ impl SignatureData {
                 hashes.push(hash);
             }
             let count = s.u32()?;
-            if count > MAX_SIGNATURES {
+            total_signatures = total_signatures.saturating_add(count);
+            if total_signatures > MAX_SIGNATURES {
                 return Err(garbled(format!(
-                    "{count} signatures (at most {MAX_SIGNATURES})"
+                    "more than {MAX_SIGNATURES} signatures (at least {total_signatures})"
                 )));
             }
             let mut signatures = Vec::new();

@@ -5,7 +5,7 @@ use std::fmt;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use crate::binary::{PREAMBLE_LEN, Section, custom_section, sections};
+use crate::binary::{PREAMBLE_LEN, custom_section, sections};
 use crate::format::{
     CONTENT_TYPE, HASH_SHA256, SPEC_VERSION, SignatureData, SignatureEntry, SignedHashes,
 };
@@ -55,6 +55,16 @@ pub enum SignError {
     Partial {
         /// How many part hashes the signature has.
         hashes: usize,
+    },
+    /// A `signature_delimiter` section: the component is laid out for
+    /// signatures over parts of it, which a host that runs whole components
+    /// does not accept.
+    #[error(
+        "a `signature_delimiter` section at byte {offset}: signatures over parts of a component are not accepted, sign the whole component"
+    )]
+    Delimited {
+        /// Where the first delimiter is.
+        offset: usize,
     },
     /// The component's bytes are not the ones that were signed.
     #[error(
@@ -153,9 +163,7 @@ fn split(bytes: &[u8]) -> Result<Parts<'_>, SignError> {
                 return Err(SignError::SignatureNotFirst { offset: s.start });
             }
             Some((DELIMITER_SECTION, _)) => {
-                return Err(SignError::Partial {
-                    hashes: count_delimiters(bytes, &sections),
-                });
+                return Err(SignError::Delimited { offset: s.start });
             }
             _ => {}
         }
@@ -164,13 +172,6 @@ fn split(bytes: &[u8]) -> Result<Parts<'_>, SignError> {
         content: &bytes[content_start..],
         embedded,
     })
-}
-
-fn count_delimiters(bytes: &[u8], sections: &[Section]) -> usize {
-    sections
-        .iter()
-        .filter(|s| matches!(s.custom(bytes), Ok(Some((DELIMITER_SECTION, _)))))
-        .count()
 }
 
 fn message(hashes: &[[u8; 32]]) -> Vec<u8> {
@@ -250,6 +251,7 @@ pub fn verify(
         (None, None) => return Err(SignError::Unsigned),
     };
     let digest: [u8; 32] = Sha256::digest(parts.content).into();
+    let trusted: Vec<(VerifyingKey, KeyId)> = keys.iter().map(|k| (*k, key_id(k))).collect();
     let mut signatures = Vec::new();
     let mut unverified = 0;
     let mut key_ids = Vec::new();
@@ -274,15 +276,15 @@ pub fn verify(
             };
             // The key id is not signed; a signature that names one must be by
             // that key, so that no byte of the section can change unnoticed.
-            let by = keys.iter().find(|k| {
-                (entry.key_id.is_empty() || entry.key_id == key_id(k).0)
+            let by = trusted.iter().find(|(k, id)| {
+                (entry.key_id.is_empty() || entry.key_id == id.0)
                     && k.verify_strict(&msg, &signature).is_ok()
             });
             match by {
-                Some(k) if set.hashes[0] == digest => {
+                Some((k, id)) if set.hashes[0] == digest => {
                     signatures.push(Signed {
                         public_key: *k,
-                        key_id: key_id(k),
+                        key_id: *id,
                     });
                 }
                 _ => unverified += 1,
@@ -304,9 +306,18 @@ pub fn verify(
             actual: hex(&digest),
         });
     }
-    Err(SignError::NoValidSignature {
-        key_ids: key_ids.join(", "),
-    })
+    // The ids are the signer's to choose: show a few, never all of them.
+    const SHOWN: usize = 8;
+    let mut shown = key_ids
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if key_ids.len() > SHOWN {
+        shown.push_str(&format!(" and {} more", key_ids.len() - SHOWN));
+    }
+    Err(SignError::NoValidSignature { key_ids: shown })
 }
 
 #[cfg(test)]

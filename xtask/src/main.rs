@@ -132,10 +132,10 @@ fn demo() -> Result<(), String> {
     let store = demo.join("trust.toml");
     let toml = format!(
         "# Written by `cargo xtask demo`: trust only the demo key, with what the examples import\n\
-         # (compiled ECL also imports the budget, to meter itself), and pin the ECL sources\n\
-         # the built-in VM runs.\n\
+         # (compiled ECL also imports the budget and reports its own gas: `self-metering`),\n\
+         # and pin the ECL sources the built-in VM runs.\n\
          revoked = []\n\n[[key]]\nname = \"demo\"\npublic_key = \"{}\"\n\
-         capabilities = [\"trust\", \"identity\", \"state\", \"events\", \"budget\"]\n\n{}",
+         capabilities = [\"trust\", \"identity\", \"state\", \"events\", \"budget\", \"self-metering\"]\n\n{}",
         public.trim(),
         String::from_utf8_lossy(&pins.stdout)
     );

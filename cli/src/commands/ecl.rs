@@ -34,7 +34,8 @@ pub fn policy_spec(spec: &Path) -> anyhow::Result<(PathBuf, ExecutionMode)> {
 }
 
 fn read_source(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read `{}`", path.display()))
+    erynoa_host::json::read_text_file(path, erynoa_host::json::MAX_INPUT_BYTES)
+        .with_context(|| format!("cannot read `{}`", path.display()))
 }
 
 fn display(path: &Path) -> String {
@@ -131,7 +132,8 @@ fn fmt(files: &[PathBuf], write: bool, check: bool) -> anyhow::Result<ExitStatus
 }
 
 fn disasm(path: &Path, entry: Option<&str>) -> anyhow::Result<ExitStatus> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let bytes = erynoa_host::json::read_file(path, erynoa_host::json::MAX_INPUT_BYTES)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
     let code = if path.extension().is_some_and(|e| e == "eclc") {
         erynoa_ecl::eclc::read(&bytes).with_context(|| format!("in `{}`", path.display()))?
     } else {
@@ -161,8 +163,8 @@ fn disasm(path: &Path, entry: Option<&str>) -> anyhow::Result<ExitStatus> {
 
 fn pin(files: &[PathBuf]) -> anyhow::Result<ExitStatus> {
     for path in files {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+        let bytes = erynoa_host::json::read_file(path, erynoa_host::json::MAX_INPUT_BYTES)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
         let (what, code) = if path.extension().is_some_and(|e| e == "eclc") {
             let code = erynoa_ecl::eclc::read(&bytes)
                 .with_context(|| format!("in `{}`", path.display()))?;

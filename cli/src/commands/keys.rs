@@ -12,7 +12,8 @@ use crate::args::{KeygenArgs, SignArgs, VerifyArgs};
 use crate::output::ExitStatus;
 
 fn read(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
-    fs::read(path).with_context(|| format!("cannot read {what} `{}`", path.display()))
+    erynoa_host::json::read_file(path, erynoa_host::json::MAX_INPUT_BYTES)
+        .with_context(|| format!("cannot read {what} `{}`", path.display()))
 }
 
 fn write(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {

@@ -8,6 +8,8 @@ use erynoa_host::{
     Policy, PolicyEngine, Request, Tape, Trust, TrustStore, UnifiedState,
 };
 
+use erynoa_host::json::{MAX_INPUT_BYTES, read_file, read_text_file};
+
 use crate::args::{PolicyArgs, RunArgs};
 use crate::output::{self, ExitStatus};
 
@@ -30,7 +32,7 @@ impl Inputs {
             Some(path) => UnifiedState::from_file(path)?,
             None => UnifiedState::new(),
         };
-        let text = std::fs::read_to_string(&args.request)
+        let text = read_text_file(&args.request, MAX_INPUT_BYTES)
             .with_context(|| format!("cannot read request file `{}`", args.request.display()))?;
         let requests = Request::many_from_json(&text)
             .with_context(|| format!("in `{}`", args.request.display()))?;
@@ -49,12 +51,16 @@ impl Inputs {
         };
         let mut engine = ComponentEngine::new(Default::default())?.with_trust(trust.clone());
         if let Some(dir) = &args.cache {
-            engine = engine.with_cache(dir)?;
+            let key = match &args.cache_key {
+                Some(key) => key.clone(),
+                None => default_cache_key()?,
+            };
+            engine = engine.with_cache(dir, key)?;
         }
         let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
         for spec in &args.policies {
             let (path, mode) = super::ecl::policy_spec(spec)?;
-            let bytes = std::fs::read(&path)
+            let bytes = read_file(&path, MAX_INPUT_BYTES)
                 .with_context(|| format!("cannot read policy `{}`", path.display()))?;
             let name = |p: &std::path::Path, stem: bool| {
                 let part = if stem { p.file_stem() } else { p.file_name() };
@@ -113,12 +119,24 @@ impl Inputs {
     }
 }
 
+/// Where the compiled cache's key lives unless `--cache-key` says: with the
+/// user's configuration, outside any cache directory.
+fn default_cache_key() -> anyhow::Result<std::path::PathBuf> {
+    let config = match std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::env::var_os("HOME")
+            .map(|home| std::path::PathBuf::from(home).join(".config"))
+            .context("--cache needs --cache-key FILE: neither XDG_CONFIG_HOME nor HOME is set")?,
+    };
+    Ok(config.join("erynoa").join("cache.key"))
+}
+
 pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     let inputs = Inputs::load(&args.inputs)?;
     let limits = inputs.limits;
     let replay: Option<Vec<Recorded>> = match &args.replay {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = read_text_file(path, MAX_INPUT_BYTES)
                 .with_context(|| format!("cannot read recording `{}`", path.display()))?;
             Some(
                 serde_json::from_str(&text)

@@ -68,7 +68,7 @@ fn run_file(
     file: &Path,
     policy_override: Option<&Path>,
 ) -> anyhow::Result<(usize, usize)> {
-    let text = std::fs::read_to_string(file)
+    let text = erynoa_host::json::read_text_file(file, erynoa_host::json::MAX_INPUT_BYTES)
         .with_context(|| format!("cannot read `{}`", file.display()))?;
     let spec: TestFile = toml::from_str(&text)?;
     let base = file.parent().unwrap_or(Path::new("."));
@@ -81,7 +81,7 @@ fn run_file(
         None => "{}".to_owned(),
         Some(toml::Value::String(path)) => {
             let path = base.join(path);
-            std::fs::read_to_string(&path)
+            erynoa_host::json::read_text_file(&path, erynoa_host::json::MAX_INPUT_BYTES)
                 .with_context(|| format!("cannot read state `{}`", path.display()))?
         }
         Some(table) => serde_json::to_string(table)?,
@@ -92,7 +92,7 @@ fn run_file(
         gas_limit: spec.gas_limit.unwrap_or(BudgetLimits::default().gas_limit),
         ..BudgetLimits::default()
     };
-    let bytes = std::fs::read(&policy_path)
+    let bytes = erynoa_host::json::read_file(&policy_path, erynoa_host::json::MAX_INPUT_BYTES)
         .with_context(|| format!("cannot read policy `{}`", policy_path.display()))?;
     let name = policy_path
         .file_name()

@@ -37,6 +37,16 @@ pub enum FixtureError {
     /// A trust vector is out of range.
     #[error("invalid state: {0}")]
     Trust(super::TrustRangeError),
+    /// A trust entry is neither a number nor a whole vector.
+    #[error(
+        "invalid state: trust of `{did}` must be a number in [0, 1] or an object with all of r, i, c, p, v and omega: {reason}"
+    )]
+    TrustShape {
+        /// Whose trust.
+        did: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A key that must be a DID is not one.
     #[error("invalid state: `{0}` is not a DID (expected `did:<method>:<id>`)")]
     NotDid(String),
@@ -48,18 +58,11 @@ struct Fixture {
     #[serde(default)]
     clock: Option<u64>,
     #[serde(default)]
-    trust: BTreeMap<String, TrustJson>,
+    trust: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     identities: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     stores: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum TrustJson {
-    Splat(f64),
-    Vector(TrustVector),
 }
 
 impl UnifiedState {
@@ -80,17 +83,9 @@ impl UnifiedState {
     pub fn from_json(text: &str) -> Result<Self, FixtureError> {
         // serde reads a struct from an array too; refuse that up front so the
         // error says what the file is instead of naming a field.
-        let value: serde_json::Value = serde_json::from_str(text).map_err(FixtureError::Json)?;
-        let found = match &value {
-            serde_json::Value::Object(_) => None,
-            serde_json::Value::Array(_) => Some("an array"),
-            serde_json::Value::String(_) => Some("a string"),
-            serde_json::Value::Number(_) => Some("a number"),
-            serde_json::Value::Bool(_) => Some("a bool"),
-            serde_json::Value::Null => Some("null"),
-        };
-        if let Some(found) = found {
-            return Err(FixtureError::NotObject(found));
+        let value = crate::json::parse(text).map_err(FixtureError::Json)?;
+        if !value.is_object() {
+            return Err(FixtureError::NotObject(json_type(&value)));
         }
         let fixture: Fixture = serde_json::from_value(value).map_err(FixtureError::Json)?;
         let mut state = UnifiedState::new();
@@ -100,8 +95,19 @@ impl UnifiedState {
                 return Err(FixtureError::NotDid(did));
             }
             let tv = match tv {
-                TrustJson::Splat(x) => TrustVector::splat(x),
-                TrustJson::Vector(tv) => tv,
+                serde_json::Value::Number(x) => TrustVector::splat(x.as_f64().unwrap_or(f64::NAN)),
+                object @ serde_json::Value::Object(_) => {
+                    serde_json::from_value(object).map_err(|e| FixtureError::TrustShape {
+                        did: did.clone(),
+                        reason: e.to_string(),
+                    })?
+                }
+                other => {
+                    return Err(FixtureError::TrustShape {
+                        did,
+                        reason: format!("found {}", json_type(&other)),
+                    });
+                }
             };
             state.set_trust(&did, tv).map_err(FixtureError::Trust)?;
         }
@@ -127,14 +133,29 @@ impl UnifiedState {
     /// Reads a state fixture from a file; see [`UnifiedState::from_json`].
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, FixtureError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|error| FixtureError::Read {
-            path: path.display().to_string(),
-            error,
-        })?;
+        let text =
+            crate::json::read_text_file(path, crate::json::MAX_INPUT_BYTES).map_err(|error| {
+                FixtureError::Read {
+                    path: path.display().to_string(),
+                    error,
+                }
+            })?;
         Self::from_json(&text).map_err(|e| FixtureError::InFile {
             path: path.display().to_string(),
             error: Box::new(e),
         })
+    }
+}
+
+/// What kind of JSON value `v` is, for messages.
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Object(_) => "an object",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a bool",
+        serde_json::Value::Null => "null",
     }
 }
 
@@ -174,5 +195,13 @@ mod tests {
         assert!(err(r#"{"trust": {"alice": 0.5}}"#).contains("`alice` is not a DID"));
         assert!(err(r#"{"trusts": {}}"#).contains("unknown field `trusts`"));
         assert!(err(r#"{"stores": {"r": {"s": {"k": 1}}}}"#).contains("invalid type"));
+        assert_eq!(
+            err(r#"{"trust": {"did:e:a": {"r": 0.5}}}"#),
+            "invalid state: trust of `did:e:a` must be a number in [0, 1] or an object with all of r, i, c, p, v and omega: missing field `i`"
+        );
+        assert!(
+            err(r#"{"trust": {"did:e:a": 0.1, "did:e:a": 0.9}}"#)
+                .contains("duplicate key `did:e:a`")
+        );
     }
 }

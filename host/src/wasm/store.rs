@@ -1,159 +1,88 @@
-//! What each evaluation's `Store` holds, and the guest's sandbox: memory
-//! limits and a WASI context that grants nothing.
-
-use std::time::Duration;
+//! What each evaluation's `Store` holds, and the guest's sandbox: one memory
+//! cap for the whole instance, and fuel.
+//!
+//! The host serves no WASI (see `docs/security.md`): a guest reaches the
+//! world only through the `erynoa:ecl` functions, each charged and bounded.
 
 use erynoa_core::Exhaustion;
 use wasmtime::ResourceLimiter;
-use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{
-    HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
-};
 
 use crate::session::Session;
 
-/// Wasm instructions a self-metered component may run per unit of gas it
-/// has left: far above what compiled ECL needs (a few per gas), so only a
-/// component that does not meter itself honestly runs out.
-pub(crate) const FUEL_PER_GAS: u64 = 10_000;
-/// Fuel a self-metered component has beyond that, for the instructions
-/// that report its gas (it must be able to say it ran out).
-pub(crate) const FUEL_BASE: u64 = 10_000_000;
-/// Bytes of a guest's stdout and stderr kept for the host log.
-const OUTPUT_CAPTURE_BYTES: usize = 4096;
-/// Most table elements a guest may grow a table to.
-const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Wasm instructions a self-metered component (compiled ECL) may run per
+/// unit of gas it reports. The compiler emits at most about a dozen wasm
+/// instructions per unit of VM gas in straight-line code (a boxed operand
+/// costs a helper call of about thirty instructions, for at least two units
+/// of gas); 64 leaves room for that and for the helpers that walk short
+/// strings and arrays. `tests/all/attacks.rs` and the ECL equivalence tests
+/// hold the compiler to it: a program that needs more runs out.
+pub(crate) const FUEL_PER_GAS: u64 = 64;
+/// Instructions a self-metered component may run beyond that in one
+/// evaluation: lifting the request, finding parameters by name and walking
+/// strings whose length does not show in the VM's gas (1,000,000 is about
+/// 1 ms of wasm on this project's machine).
+pub(crate) const FUEL_BASE: u64 = 1_000_000;
+/// Bytes a table element is counted as against the memory cap.
+const TABLE_ELEMENT_BYTES: u64 = 16;
+
+/// How an evaluation's instructions are paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Metering {
+    /// Each wasm instruction is one unit of compute gas, drawn from fuel.
+    Fuel,
+    /// The component charges its own gas through `budget.consume-gas`
+    /// (compiled ECL, granted `self-metering`); fuel is only a safety net of
+    /// [`FUEL_PER_GAS`] per unit of gas plus [`FUEL_BASE`], set once.
+    SelfMetered,
+}
+
+impl Metering {
+    /// The fuel to give a store with `gas` left.
+    pub(crate) fn fuel_for(self, gas: u64) -> u64 {
+        match self {
+            Metering::Fuel => gas,
+            Metering::SelfMetered => gas.saturating_mul(FUEL_PER_GAS).saturating_add(FUEL_BASE),
+        }
+    }
+}
 
 /// The data of one evaluation's `Store`.
 pub(crate) struct HostState {
     pub(crate) session: Session,
     /// Fuel last put into the store; what is gone since was spent on instructions.
     pub(crate) fuel_set: u64,
-    /// The component charges its own gas (compiled ECL): fuel is only a
-    /// safety net and is not charged.
-    pub(crate) self_metered: bool,
+    /// Fuel the store started with.
+    pub(crate) fuel_initial: u64,
+    /// The deadline stopped the guest inside wasm code.
+    pub(crate) stopped_by_deadline: bool,
+    pub(crate) metering: Metering,
+    /// Bytes of linear memory and tables the whole instance may hold.
     memory_limit: u64,
-    /// Built on the first WASI call: most policies never make one.
-    wasi: Option<Wasi>,
-    table: ResourceTable,
-}
-
-struct Wasi {
-    ctx: WasiCtx,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
+    /// Bytes the instance holds now, over all its memories and tables.
+    memory_used: u64,
 }
 
 impl HostState {
-    pub(crate) fn new(session: Session, memory_limit: u64) -> Self {
+    pub(crate) fn new(session: Session, memory_limit: u64, metering: Metering) -> Self {
         Self {
             session,
             fuel_set: 0,
-            self_metered: false,
+            fuel_initial: 0,
+            stopped_by_deadline: false,
+            metering,
             memory_limit,
-            wasi: None,
-            table: ResourceTable::new(),
+            memory_used: 0,
         }
     }
 
-    /// The fuel to give a store with `gas` left: the gas itself, or for a
-    /// self-metered component a safety net of [`FUEL_PER_GAS`] times it
-    /// plus [`FUEL_BASE`], set once and never refilled.
-    pub(crate) fn fuel_for(&self, gas: u64) -> u64 {
-        if self.self_metered {
-            gas.saturating_mul(FUEL_PER_GAS).saturating_add(FUEL_BASE)
-        } else {
-            gas
-        }
+    pub(crate) fn self_metered(&self) -> bool {
+        self.metering == Metering::SelfMetered
     }
 
-    /// What the guest printed to stderr (a Rust panic prints its message there).
-    pub(crate) fn stderr(&self) -> Option<String> {
-        let bytes = self.wasi.as_ref()?.stderr.contents();
-        (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).trim_end().to_owned())
-    }
-
-    /// Sends what the guest printed to the host log.
-    pub(crate) fn flush_output(&self) {
-        let Some(wasi) = &self.wasi else { return };
-        let policy = self.session.policy_id();
-        for (stream, pipe) in [("stdout", &wasi.stdout), ("stderr", &wasi.stderr)] {
-            let bytes = pipe.contents();
-            if !bytes.is_empty() {
-                tracing::info!(target: "erynoa::guest", policy, stream, "{}", String::from_utf8_lossy(&bytes).trim_end());
-            }
-        }
-    }
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        let timestamp = self.session.evaluation_time();
-        let wasi = self
-            .wasi
-            .get_or_insert_with(|| deterministic_wasi(timestamp));
-        WasiCtxView {
-            ctx: &mut wasi.ctx,
-            table: &mut self.table,
-        }
-    }
-}
-
-/// No environment, arguments, directories or network; stdout and stderr are
-/// captured for the log; the clocks stand still at the evaluation time and
-/// the random source is seeded with a constant, so decisions are
-/// reproducible.
-fn deterministic_wasi(unix_seconds: u64) -> Wasi {
-    use rand::SeedableRng;
-    let stdout = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
-    let stderr = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
-    let mut b = WasiCtxBuilder::new();
-    b.stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .wall_clock(FixedClock(unix_seconds))
-        .monotonic_clock(FixedClock(unix_seconds))
-        .secure_random(rand::rngs::StdRng::seed_from_u64(0))
-        .insecure_random(rand::rngs::StdRng::seed_from_u64(1))
-        .insecure_random_seed(0)
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false);
-    Wasi {
-        ctx: b.build(),
-        stdout,
-        stderr,
-    }
-}
-
-struct FixedClock(u64);
-
-impl HostWallClock for FixedClock {
-    fn resolution(&self) -> Duration {
-        Duration::from_secs(1)
-    }
-    fn now(&self) -> Duration {
-        Duration::from_secs(self.0)
-    }
-}
-
-impl HostMonotonicClock for FixedClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
-    }
-}
-
-impl ResourceLimiter for HostState {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        let requested = desired as u64;
+    /// Counts `grow` more bytes against the instance's cap, or records the
+    /// exhaustion and refuses them.
+    fn grow(&mut self, grow: u64) -> wasmtime::Result<bool> {
+        let requested = self.memory_used.saturating_add(grow);
         if requested > self.memory_limit {
             let e = self.session.meter_mut().exhaust(Exhaustion::Memory {
                 requested,
@@ -161,15 +90,50 @@ impl ResourceLimiter for HostState {
             });
             return Err(wasmtime::Error::msg(e.to_string()));
         }
+        self.memory_used = requested;
         Ok(true)
+    }
+}
+
+/// Every memory and table of the instance draws from one cap: a component
+/// may have several of each, and a per-memory check would let it hold the
+/// cap several times over.
+impl ResourceLimiter for HostState {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.grow((desired as u64).saturating_sub(current as u64))
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        let elements = (desired as u64).saturating_sub(current as u64);
+        self.grow(elements.saturating_mul(TABLE_ELEMENT_BYTES))
+    }
+
+    fn instances(&self) -> usize {
+        MAX_CORE_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
+
+/// Core instances a component may create (wit-component's shims need a few).
+pub(crate) const MAX_CORE_INSTANCES: usize = 16;
+/// Linear memories a component may define.
+pub(crate) const MAX_MEMORIES: usize = 4;
+/// Tables a component may define.
+pub(crate) const MAX_TABLES: usize = 8;

@@ -65,17 +65,7 @@ impl Policy for Hostile {
                 state::put("s", "k", "written")?;
                 unreachable!("trap after writing")
             }
-            "stdout" => {
-                println!("hello from the guest");
-                Ok(Decision::allow())
-            }
-            "clock" => Ok(Decision::allow_because(format!(
-                "{:?} {}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs()),
-                context::timestamp()
-            ))),
+            "clock" => Ok(Decision::allow_because(context::timestamp().to_string())),
             other => Ok(Decision::allow_because(format!("unknown action `{other}`"))),
         }
     }
