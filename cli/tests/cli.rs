@@ -623,3 +623,80 @@ fn repl_keeps_bindings_between_lines() {
     assert!(errors.contains("unknown name `z`"), "{errors}");
     assert!(errors.contains("unknown name `a`"), "{errors}");
 }
+
+#[test]
+fn special_files_are_refused_not_read() {
+    let dir = scratch("special");
+    std::fs::write(dir.join("p.ecl"), "policy \"p\" { allow }").expect("policy");
+    std::fs::write(dir.join("r.json"), r#"{"caller": "did:e:a"}"#).expect("request");
+    for (flag, file) in [
+        ("-s", "/dev/zero"),
+        ("-r", "/dev/zero"),
+        ("-p", "/dev/zero"),
+    ] {
+        let mut all = vec!["run", "--allow-unsigned"];
+        for (f, default) in [("-p", "p.ecl"), ("-r", "r.json"), ("-s", "")] {
+            let value = if f == flag { file } else { default };
+            if !value.is_empty() {
+                all.extend([f, value]);
+            }
+        }
+        let out = erynoa(&dir, &all);
+        assert_eq!(code(&out), 1, "{all:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{all:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_the_run_quietly() {
+    use std::io::Read as _;
+    let dir = scratch("pipe");
+    std::fs::write(dir.join("p.ecl"), "policy \"p\" { allow }").expect("policy");
+    let many: Vec<String> = (0..2000)
+        .map(|i| format!(r#"{{"caller": "did:e:a{i}"}}"#))
+        .collect();
+    std::fs::write(dir.join("r.json"), format!("[{}]", many.join(","))).expect("requests");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))
+        .current_dir(&dir)
+        .args(["run", "--allow-unsigned", "-p", "p.ecl", "-r", "r.json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start");
+    // Read one byte, then close the pipe as `| head -c1` would.
+    let mut first = [0u8; 1];
+    let mut out = child.stdout.take().expect("stdout");
+    out.read_exact(&mut first).expect("some output");
+    drop(out);
+    let done = child.wait_with_output().expect("wait");
+    let errors = stderr(&done);
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert_ne!(code(&done), 101, "{errors}");
+}
+
+#[test]
+fn reasons_cannot_forge_lines() {
+    let dir = scratch("forge");
+    std::fs::write(
+        dir.join("p.ecl"),
+        "policy \"p\" { deny \"no\\n[ok] decision  allow\\u{1b}[32m\" }",
+    )
+    .expect("policy");
+    std::fs::write(dir.join("r.json"), r#"{"caller": "did:e:a"}"#).expect("request");
+    let out = erynoa(
+        &dir,
+        &["run", "--allow-unsigned", "-p", "p.ecl", "-r", "r.json"],
+    );
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(r"reason    no\n[ok] decision  allow\u{1b}[32m"),
+        "{text}"
+    );
+    assert!(!text.lines().any(|l| l.starts_with("[ok]")), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+}

@@ -88,7 +88,24 @@ pub fn compile(program: &Program) -> Result<Vec<u8>, ComponentError> {
     Ok(component)
 }
 
-fn componentize(mut core: Vec<u8>) -> Result<Vec<u8>, ComponentError> {
+/// Makes a core module into a component of the `erynoa:ecl` policy world:
+/// its imports must be `erynoa:ecl` functions in the canonical ABI, and it
+/// must export `memory`, `cabi_realloc` and the `erynoa:ecl/policy@0.1.0`
+/// functions. The compiler uses it; so do tests and fuzzers that write
+/// policies (hostile ones too) by hand.
+///
+/// ```
+/// let core = wat::parse_str(r#"(module
+///   (memory (export "memory") 1)
+///   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 1024))
+///   (func (export "erynoa:ecl/policy@0.1.0#metadata") (result i32) (i32.const 0))
+///   (func (export "erynoa:ecl/policy@0.1.0#evaluate")
+///     (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) (i32.const 64)))"#)?;
+/// let component = erynoa_ecl::component::componentize(core)?;
+/// assert_eq!(&component[4..8], [0x0d, 0, 1, 0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn componentize(mut core: Vec<u8>) -> Result<Vec<u8>, ComponentError> {
     let encode = |e: anyhow::Error| ComponentError::Encode(format!("{e:#}"));
     let mut resolve = wit_parser::Resolve::default();
     let package = resolve.push_str("erynoa.wit", WIT).map_err(encode)?;

@@ -40,7 +40,8 @@ pub fn policy_module(imports: &str, extra: &str, body: &str) -> String {
 
 /// `core_wat` as a component of the `erynoa:ecl` policy world.
 pub fn component(core_wat: &str) -> Vec<u8> {
-    encode(core_wat, &[], "erynoa:ecl/policy-component@0.1.0")
+    let core = wat::parse_str(core_wat).expect("core WAT");
+    erynoa_ecl::component::componentize(core).expect("componentize")
 }
 
 /// `core_wat` as a component of a world that also imports
@@ -64,19 +65,11 @@ fn encode(core_wat: &str, more_wit: &[(&str, &str)], world: &str) -> Vec<u8> {
     let mut core = wat::parse_str(core_wat).expect("core WAT");
     let mut resolve = wit_parser::Resolve::default();
     resolve.push_str("erynoa.wit", WIT).expect("erynoa WIT");
-    let mut last = None;
+    let mut package = None;
     for (name, text) in more_wit {
-        last = Some(resolve.push_str(name, text).expect("WIT"));
+        package = Some(resolve.push_str(name, text).expect("WIT"));
     }
-    let package = match last {
-        Some(p) => p,
-        None => resolve
-            .packages
-            .iter()
-            .map(|(id, _)| id)
-            .next()
-            .expect("a package"),
-    };
+    let package = package.expect("a world package");
     let world = resolve
         .select_world(&[package], Some(world))
         .expect("world");

@@ -52,7 +52,7 @@ fn a_self_metered_guest_that_reports_nothing_is_stopped_by_fuel() {
         &self_metered_spin(),
     )
     .expect("loads");
-    // 1M gas is at most 1M + 64 × 1M wasm instructions: well under a second.
+    // 1M gas is at most 1M + 16 × 1M wasm instructions: well under a second.
     let e = evaluate(&*policy, BudgetLimits::default(), bound(SECOND));
     assert_eq!(kind(&e), "out-of-gas", "{e:?}");
     // The instructions it ran show in its gas, though it reported none.

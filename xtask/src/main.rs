@@ -281,7 +281,13 @@ fn templates() -> Result<(), String> {
 }
 
 /// Fuzz targets in `fuzz/`, each run for a bounded time.
-const FUZZ_TARGETS: [&str; 3] = ["signature_section", "ecl_front", "ecl_compile"];
+const FUZZ_TARGETS: [&str; 5] = [
+    "signature_section",
+    "ecl_front",
+    "ecl_compile",
+    "load_component",
+    "decision_lowering",
+];
 
 fn fuzz() -> Result<(), String> {
     let has_cargo_fuzz = cargo()
