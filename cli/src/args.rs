@@ -3,18 +3,35 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use erynoa_host::{BudgetLimits, Capability};
+
+use crate::output::Format;
+
+impl Cli {
+    /// The output format, `--json` included.
+    pub fn output_format(&self) -> Format {
+        if self.json { Format::Json } else { self.format }
+    }
+}
 
 /// Run policy plugins: signed WebAssembly components of the `erynoa:ecl` world.
 #[derive(Debug, Parser)]
 #[command(
     name = "erynoa",
     version,
-    after_help = "Exit status: 0 allow or success, 1 error, 2 deny."
+    after_help = "Exit status: 0 allow or success; 1 error (bad input, I/O); 2 deny; 3 a check \
+                  failed (verify, test, ecl check, ecl fmt --check, run --replay)."
 )]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides it.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// How to print results: text for people, json for programs.
+    #[arg(long, value_enum, global = true, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Short for `--format json`.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -43,6 +60,67 @@ pub enum Command {
     /// Work with ECL source: check, format, disassemble, try expressions.
     #[command(subcommand)]
     Ecl(EclCommand),
+    /// Edit a trust store: trust a key, pin ECL files, revoke. Comments are
+    /// kept, and nothing is written that the host would refuse to load.
+    Trust(TrustArgs),
+}
+
+/// `erynoa trust`.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// The trust store to edit (created if missing).
+    #[arg(
+        long,
+        value_name = "TRUST.toml",
+        default_value = "trust.toml",
+        global = true
+    )]
+    pub store: PathBuf,
+    #[command(subcommand)]
+    pub command: TrustCommand,
+}
+
+/// `erynoa trust ...`.
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Trust a public key to sign policies, with what they may import.
+    AddKey {
+        /// A name for the key, used in messages, pins and revocations.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The public key: OpenSSH line (`NAME.pub`), PEM or wasmsign2's format.
+        #[arg(long, value_name = "FILE.pub")]
+        key: PathBuf,
+        /// Capabilities to grant, comma-separated: trust, identity, state,
+        /// budget, context, events, self-metering.
+        #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = capability)]
+        grant: Vec<Capability>,
+    },
+    /// Pin ECL sources or .eclc files by digest, so the host may run them.
+    Pin {
+        /// ECL sources or .eclc files.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Capabilities to grant. Default: exactly what each file needs.
+        #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = capability)]
+        grant: Option<Vec<Capability>>,
+    },
+    /// Never accept a key (by name or key id) or a component (by digest) again.
+    Revoke {
+        /// A key's name, a key id (24 hex digits) or `sha256:<digest>`.
+        #[arg(value_name = "ENTRY")]
+        entry: String,
+    },
+}
+
+fn capability(text: &str) -> Result<Capability, String> {
+    Capability::ALL
+        .into_iter()
+        .find(|c| c.to_string() == text)
+        .ok_or_else(|| {
+            let all: Vec<String> = Capability::ALL.iter().map(ToString::to_string).collect();
+            format!("unknown capability `{text}`; one of {}", all.join(", "))
+        })
 }
 
 /// `erynoa new`.
@@ -126,7 +204,7 @@ pub enum Backend {
 /// `erynoa ecl ...`.
 #[derive(Debug, Subcommand)]
 pub enum EclCommand {
-    /// Check files and print rustc-style diagnostics; exit 1 on any error.
+    /// Check files and print rustc-style diagnostics; exit 3 on any error.
     Check {
         /// ECL sources.
         #[arg(value_name = "FILE.ecl", required = true)]
@@ -140,7 +218,7 @@ pub enum EclCommand {
         /// Rewrite the files in place.
         #[arg(long, conflicts_with = "check")]
         write: bool,
-        /// Exit 1 if a file is not formatted; change nothing.
+        /// Exit 3 if a file is not formatted; change nothing.
         #[arg(long)]
         check: bool,
     },
@@ -213,9 +291,6 @@ pub struct VerifyArgs {
     /// A detached signature, for a component without an embedded one.
     #[arg(long, value_name = "SIG")]
     pub signature: Option<PathBuf>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// `erynoa run`.
@@ -230,15 +305,12 @@ a table is printed and the exit status is 0 once all were evaluated.")]
 pub struct RunArgs {
     #[command(flatten)]
     pub inputs: PolicyArgs,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
     /// Write every host call of every evaluation (interface, function,
     /// arguments, result, gas) to this JSON file.
     #[arg(long, value_name = "FILE", conflicts_with = "replay")]
     pub record: Option<PathBuf>,
     /// Answer host calls from a recording instead of the state, and report
-    /// where the run differs from it (exit 1 if it does).
+    /// where the run differs from it (exit 3 if it does).
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
     /// Start every policy from the state fixture, instead of one state all
@@ -271,9 +343,6 @@ pub struct BenchArgs {
     /// How long to run each policy before measuring, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 500)]
     pub warmup_ms: u64,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// The policies to load, how to trust them, and what to evaluate them on.
@@ -318,20 +387,20 @@ pub struct PolicyArgs {
     pub budget: BudgetArgs,
 }
 
-/// Budget overrides; defaults are the legacy system's.
+/// Budget overrides; defaults are `BudgetLimits::default()`, the legacy system's.
 #[derive(Debug, Args)]
 pub struct BudgetArgs {
     /// Gas per evaluation.
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    #[arg(long, value_name = "N", default_value_t = BudgetLimits::default().gas_limit)]
     pub gas: u64,
     /// Mana per evaluation.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    #[arg(long, value_name = "N", default_value_t = BudgetLimits::default().mana_limit)]
     pub mana: u64,
     /// Wall-clock deadline per evaluation, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 5_000)]
+    #[arg(long, value_name = "MS", default_value_t = BudgetLimits::default().timeout_ms)]
     pub timeout_ms: u64,
     /// Memory cap per evaluation, in MiB (at most 64).
-    #[arg(long, value_name = "MiB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=64))]
+    #[arg(long, value_name = "MiB", default_value_t = BudgetLimits::default().memory_limit_bytes >> 20, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub memory_mib: u64,
 }
 

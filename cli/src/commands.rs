@@ -6,21 +6,23 @@ mod keys;
 mod new;
 mod run;
 mod test;
+mod trust;
 
 use crate::args::Command;
-use crate::output::ExitStatus;
+use crate::output::{ExitStatus, Format};
 
-/// Runs `command`.
-pub fn execute(command: Command) -> anyhow::Result<ExitStatus> {
+/// Runs `command`, printing results as `format` says.
+pub fn execute(command: Command, format: Format) -> anyhow::Result<ExitStatus> {
     match command {
-        Command::Run(args) => run::execute(args),
-        Command::Bench(args) => bench::execute(args),
+        Command::Run(args) => run::execute(args, format),
+        Command::Bench(args) => bench::execute(args, format),
         Command::Keygen(args) => keys::keygen(args),
         Command::Sign(args) => keys::sign(args),
-        Command::Verify(args) => keys::verify(args),
+        Command::Verify(args) => keys::verify(args, format),
         Command::Compile(args) => ecl::compile(args),
         Command::Test(args) => test::execute(args),
         Command::New(args) => new::execute(args),
         Command::Ecl(command) => ecl::execute(command),
+        Command::Trust(args) => trust::execute(args),
     }
 }

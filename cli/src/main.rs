@@ -23,7 +23,8 @@ fn main() -> ExitCode {
         }
     };
     output::init_logging(cli.verbose);
-    match commands::execute(cli.command) {
+    let format = cli.output_format();
+    match commands::execute(cli.command, format) {
         Ok(status) => status.into(),
         Err(e) => {
             eprintln!("error: {e:#}");

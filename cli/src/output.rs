@@ -15,8 +15,19 @@ pub enum ExitStatus {
     Error,
     /// The single evaluated request was denied.
     Deny,
-    /// A signature did not verify.
-    VerifyFailed,
+    /// A check failed: a signature did not verify, a policy test or an ECL
+    /// check failed, a file is not formatted, a replay diverged.
+    CheckFailed,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// For programs: JSON on stdout.
+    Json,
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -25,7 +36,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => 0,
             ExitStatus::Error => 1,
             ExitStatus::Deny => 2,
-            ExitStatus::VerifyFailed => 3,
+            ExitStatus::CheckFailed => 3,
         })
     }
 }

@@ -27,7 +27,7 @@ const GUEST: &str = r#"(module
       (then (i32.sub (local.get $c) (i32.const 87)))
       (else (i32.sub (local.get $c) (i32.const 48)))))
   (func (export "erynoa:ecl/policy@0.1.0#evaluate")
-    (param i32 i32 i32 i32 $action i32 $len i32 i32 i32 i32 i32) (result i32)
+    (param i32 i32 i32 i32) (param $action i32) (param $len i32) (param i32 i32 i32 i32) (result i32)
     (local $i i32)
     (block $done
       (loop $l

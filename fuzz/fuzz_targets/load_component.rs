@@ -40,7 +40,7 @@ fn setup() -> &'static Setup {
             .expect("engine")
             .with_trust(Trust::Store(store));
         let program = erynoa_ecl::compile(
-            r#"policy "p" { require caller.trust.R >= 0.5 "low trust"  emit("seen", "x")  allow }"#,
+            include_str!("../../guest-examples/ecl/quota.ecl"),
             None,
         )
         .expect("ECL");

@@ -12,9 +12,9 @@ use serde::Serialize;
 
 use super::run::Inputs;
 use crate::args::BenchArgs;
-use crate::output::{self, ExitStatus};
+use crate::output::{self, ExitStatus, Format};
 
-pub fn execute(args: BenchArgs) -> anyhow::Result<ExitStatus> {
+pub fn execute(args: BenchArgs, format: Format) -> anyhow::Result<ExitStatus> {
     let inputs = Inputs::load(&args.inputs)?;
     let plan = Plan {
         threads: usize::from(args.threads),
@@ -31,7 +31,7 @@ pub fn execute(args: BenchArgs) -> anyhow::Result<ExitStatus> {
             .with_context(|| format!("benchmarking `{}`", policy.info().id))?;
         reports.push(report);
     }
-    if args.json {
+    if format == Format::Json {
         output::print_json_value(&reports)?;
     } else {
         println!(

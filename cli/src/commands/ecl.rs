@@ -94,7 +94,7 @@ fn check(files: &[PathBuf]) -> anyhow::Result<ExitStatus> {
             }
             Err(d) => {
                 eprint!("{}", d.render(&display(path), &source));
-                status = ExitStatus::Error;
+                status = ExitStatus::CheckFailed;
             }
         }
     }
@@ -109,14 +109,14 @@ fn fmt(files: &[PathBuf], write: bool, check: bool) -> anyhow::Result<ExitStatus
             Ok(f) => f,
             Err(d) => {
                 eprint!("{}", d.render(&display(path), &source));
-                status = ExitStatus::Error;
+                status = ExitStatus::CheckFailed;
                 continue;
             }
         };
         if check {
             if formatted != source {
                 println!("{}: not formatted", path.display());
-                status = ExitStatus::Error;
+                status = ExitStatus::CheckFailed;
             }
         } else if write {
             if formatted != source {
@@ -161,35 +161,62 @@ fn disasm(path: &Path, entry: Option<&str>) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// What pinning a file in the trust store takes: its digest, and the
+/// capabilities its instructions need.
+pub(super) struct Pin {
+    /// What the file is, for a comment.
+    pub what: String,
+    /// `sha256:...` of the file's bytes.
+    pub digest: String,
+    /// What it needs granted.
+    pub capabilities: std::collections::BTreeSet<erynoa_host::Capability>,
+}
+
+/// Reads an ECL or `.eclc` file to pin; `Err(rendered)` when the ECL does
+/// not check (the diagnostics, ready to print).
+pub(super) fn read_pin(path: &Path) -> anyhow::Result<Result<Pin, String>> {
+    let bytes = erynoa_host::json::read_file(path, erynoa_host::json::MAX_INPUT_BYTES)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    let (what, code) = if path.extension().is_some_and(|e| e == "eclc") {
+        let code =
+            erynoa_ecl::eclc::read(&bytes).with_context(|| format!("in `{}`", path.display()))?;
+        ("legacy bytecode".to_owned(), code)
+    } else {
+        let source = String::from_utf8(bytes.clone()).context("ECL source is not UTF-8")?;
+        let programs = match erynoa_ecl::check(&source) {
+            Ok(p) => p,
+            Err(d) => return Ok(Err(d.render(&display(path), &source))),
+        };
+        let names: Vec<String> = programs.iter().map(|p| format!("`{}`", p.name)).collect();
+        let code = programs.into_iter().flat_map(|p| p.code).collect();
+        (format!("ECL, policies {}", names.join(", ")), code)
+    };
+    Ok(Ok(Pin {
+        what,
+        digest: erynoa_host::digest(&bytes),
+        capabilities: erynoa_host::capabilities(&code),
+    }))
+}
+
 fn pin(files: &[PathBuf]) -> anyhow::Result<ExitStatus> {
     for path in files {
-        let bytes = erynoa_host::json::read_file(path, erynoa_host::json::MAX_INPUT_BYTES)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
-        let (what, code) = if path.extension().is_some_and(|e| e == "eclc") {
-            let code = erynoa_ecl::eclc::read(&bytes)
-                .with_context(|| format!("in `{}`", path.display()))?;
-            ("legacy bytecode".to_owned(), code)
-        } else {
-            let source = String::from_utf8(bytes.clone()).context("ECL source is not UTF-8")?;
-            let programs = match erynoa_ecl::check(&source) {
-                Ok(p) => p,
-                Err(d) => {
-                    eprint!("{}", d.render(&display(path), &source));
-                    return Ok(ExitStatus::Error);
-                }
-            };
-            let names: Vec<String> = programs.iter().map(|p| format!("`{}`", p.name)).collect();
-            let code = programs.into_iter().flat_map(|p| p.code).collect();
-            (format!("ECL, policies {}", names.join(", ")), code)
+        let pin = match read_pin(path)? {
+            Ok(pin) => pin,
+            Err(diagnostics) => {
+                eprint!("{diagnostics}");
+                return Ok(ExitStatus::Error);
+            }
         };
-        let caps: Vec<String> = erynoa_host::capabilities(&code)
+        let caps: Vec<String> = pin
+            .capabilities
             .iter()
             .map(|c| format!("\"{c}\""))
             .collect();
         println!(
-            "[[component]]\n# {}: {what}\ndigest = \"{}\"\ncapabilities = [{}]\n",
+            "[[component]]\n# {}: {}\ndigest = \"{}\"\ncapabilities = [{}]\n",
             path.display(),
-            erynoa_host::digest(&bytes),
+            pin.what,
+            pin.digest,
             caps.join(", ")
         );
     }

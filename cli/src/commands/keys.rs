@@ -9,7 +9,7 @@ use erynoa_sign::{VerifyingKey, key_id, keys};
 use serde::Serialize;
 
 use crate::args::{KeygenArgs, SignArgs, VerifyArgs};
-use crate::output::ExitStatus;
+use crate::output::{ExitStatus, Format};
 
 fn read(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
     erynoa_host::json::read_file(path, erynoa_host::json::MAX_INPUT_BYTES)
@@ -115,7 +115,7 @@ struct Signer {
     key_file: String,
 }
 
-pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
+pub fn verify(args: VerifyArgs, format: Format) -> anyhow::Result<ExitStatus> {
     let mut trusted: Vec<(VerifyingKey, &Path)> = Vec::new();
     for path in &args.keys {
         let key = keys::read_public_key(&read(path, "public key")?)
@@ -158,7 +158,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
             error: Some(e.to_string()),
         },
     };
-    if args.json {
+    if format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_report(&report, detached.is_some());
@@ -166,7 +166,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<ExitStatus> {
     Ok(if report.verified {
         ExitStatus::Success
     } else {
-        ExitStatus::VerifyFailed
+        ExitStatus::CheckFailed
     })
 }
 

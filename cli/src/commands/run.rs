@@ -11,7 +11,7 @@ use erynoa_host::{
 use erynoa_host::json::{MAX_INPUT_BYTES, read_file, read_text_file};
 
 use crate::args::{PolicyArgs, RunArgs};
-use crate::output::{self, ExitStatus};
+use crate::output::{self, ExitStatus, Format};
 
 /// Policies loaded and checked, with the state and requests to run them on.
 pub(super) struct Inputs {
@@ -131,7 +131,7 @@ fn default_cache_key() -> anyhow::Result<std::path::PathBuf> {
     Ok(config.join("erynoa").join("cache.key"))
 }
 
-pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
+pub fn execute(args: RunArgs, format: Format) -> anyhow::Result<ExitStatus> {
     let inputs = Inputs::load(&args.inputs)?;
     let limits = inputs.limits;
     let replay: Option<Vec<Recorded>> = match &args.replay {
@@ -220,7 +220,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
     }
 
     let single = results.len() == 1;
-    if args.json {
+    if format == Format::Json {
         output::print_json(&results)?;
     } else if let [(_, evaluation)] = results.as_slice() {
         output::print_evaluation(evaluation);
@@ -235,7 +235,7 @@ pub fn execute(args: RunArgs) -> anyhow::Result<ExitStatus> {
                 path.display(),
                 results.len()
             );
-            return Ok(ExitStatus::Error);
+            return Ok(ExitStatus::CheckFailed);
         }
         eprintln!("replay of `{}`: every host call matched", path.display());
     }

@@ -59,7 +59,7 @@ pub fn execute(args: TestArgs) -> anyhow::Result<ExitStatus> {
     Ok(if failed == 0 {
         ExitStatus::Success
     } else {
-        ExitStatus::Error
+        ExitStatus::CheckFailed
     })
 }
 
