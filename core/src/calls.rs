@@ -114,6 +114,75 @@ pub struct Rejected {
     pub message: String,
 }
 
+/// The error codes of the contract (`erynoa:ecl/types.error-code`), by
+/// their one spelling.
+///
+/// ```
+/// use erynoa_core::ErrorCode;
+/// assert_eq!(ErrorCode::InvalidArgument.as_str(), "invalid-argument");
+/// assert_eq!("limit-exceeded".parse::<ErrorCode>(), Ok(ErrorCode::LimitExceeded));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// Something asked for does not exist.
+    NotFound,
+    /// An argument was malformed.
+    InvalidArgument,
+    /// An argument was over a limit.
+    LimitExceeded,
+    /// Anything else.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as the contract spells it, e.g. `invalid-argument`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::InvalidArgument => "invalid-argument",
+            ErrorCode::LimitExceeded => "limit-exceeded",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A text that is not one of the [`ErrorCode`]s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an error code (not-found, invalid-argument, limit-exceeded, internal)")]
+pub struct UnknownErrorCode(pub String);
+
+impl std::str::FromStr for ErrorCode {
+    type Err = UnknownErrorCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ErrorCode::NotFound,
+            ErrorCode::InvalidArgument,
+            ErrorCode::LimitExceeded,
+            ErrorCode::Internal,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+        .ok_or_else(|| UnknownErrorCode(s.to_owned()))
+    }
+}
+
+impl From<RejectCode> for ErrorCode {
+    fn from(code: RejectCode) -> Self {
+        match code {
+            RejectCode::InvalidArgument => ErrorCode::InvalidArgument,
+            RejectCode::LimitExceeded => ErrorCode::LimitExceeded,
+        }
+    }
+}
+
 /// The kind of a [`Rejected`] call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RejectCode {

@@ -25,7 +25,7 @@ mod meter;
 mod trust;
 mod value;
 
-pub use calls::{HostCall, RejectCode, Rejected, is_did};
+pub use calls::{ErrorCode, HostCall, RejectCode, Rejected, is_did};
 pub use limits::BudgetLimits;
 pub use meter::{Exhaustion, GasLayer, LayerTotals, Meter};
 pub use trust::TrustVector;

@@ -34,6 +34,27 @@ impl Default for BudgetLimits {
 }
 
 impl BudgetLimits {
+    /// Each field at the lower of the two: a cap applied to what a caller
+    /// asks for.
+    ///
+    /// ```
+    /// use erynoa_core::BudgetLimits;
+    /// let cap = BudgetLimits { gas_limit: 100, timeout_ms: 50_000, ..BudgetLimits::default() };
+    /// let asked = BudgetLimits { timeout_ms: 20, ..BudgetLimits::default() };
+    /// let limits = asked.min(cap);
+    /// assert_eq!((limits.gas_limit, limits.timeout_ms), (100, 20));
+    /// ```
+    #[must_use]
+    pub fn min(self, other: Self) -> Self {
+        Self {
+            gas_limit: self.gas_limit.min(other.gas_limit),
+            mana_limit: self.mana_limit.min(other.mana_limit),
+            max_stack_depth: self.max_stack_depth.min(other.max_stack_depth),
+            timeout_ms: self.timeout_ms.min(other.timeout_ms),
+            memory_limit_bytes: self.memory_limit_bytes.min(other.memory_limit_bytes),
+        }
+    }
+
     /// Scales gas and mana by the caller's trust, as the legacy gateway did:
     /// `limit * (0.5 + 0.5 * clamp(trust, 0, 1))`, rounded down.
     ///

@@ -56,11 +56,10 @@ pub trait Host {
 pub enum HostError {
     /// The budget ran out.
     Exhausted(Exhaustion),
-    /// The host refused: `code` is the contract's error code
-    /// (`invalid-argument`, `limit-exceeded`, `not-found`, `internal`).
+    /// The host refused, with one of the contract's error codes.
     Failed {
         /// The error code.
-        code: &'static str,
+        code: erynoa_core::ErrorCode,
         /// What was wrong.
         message: String,
     },
@@ -132,7 +131,10 @@ pub enum VmError {
     Exhausted(Exhaustion),
     /// A host call failed.
     #[error("{message}")]
-    Host { code: &'static str, message: String },
+    Host {
+        code: erynoa_core::ErrorCode,
+        message: String,
+    },
 }
 
 fn exhaustion_name(e: &Exhaustion) -> &'static str {

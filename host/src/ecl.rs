@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use erynoa_core::{Exhaustion, GasLayer, RejectCode};
+use erynoa_core::{ErrorCode, Exhaustion, GasLayer};
 use erynoa_ecl::bytecode::{OpCode, Value as VmValue};
 use erynoa_ecl::vm::{self, HostError, Metering, Outcome, RunOptions, VmError};
 
@@ -328,7 +328,7 @@ pub fn decide(result: Result<Outcome, VmError>) -> Result<Decision, Failure> {
         }),
         Ok(Outcome::Return(VmValue::Bool(false))) => deny(None),
         Ok(Outcome::Return(other)) => Err(Failure::PolicyError {
-            code: "internal".into(),
+            code: ErrorCode::Internal,
             message: format!("policy returned {}, not a bool", other.type_name()),
         }),
         Ok(Outcome::Deny(reason)) => deny(Some(reason)),
@@ -336,12 +336,9 @@ pub fn decide(result: Result<Outcome, VmError>) -> Result<Decision, Failure> {
         Err(VmError::RequireFailed(message)) => deny(Some(message)),
         Err(VmError::Exhausted(e)) => Err(Failure::Exhausted(e)),
         Err(VmError::StackOverflow) => Err(Failure::Exhausted(Exhaustion::StackOverflow)),
-        Err(VmError::Host { code, message }) => Err(Failure::PolicyError {
-            code: code.into(),
-            message,
-        }),
+        Err(VmError::Host { code, message }) => Err(Failure::PolicyError { code, message }),
         Err(other) => Err(Failure::PolicyError {
-            code: "internal".into(),
+            code: ErrorCode::Internal,
             message: other.to_string(),
         }),
     }
@@ -351,10 +348,7 @@ fn host_error(e: CallError) -> HostError {
     match e {
         CallError::Exhausted(e) => HostError::Exhausted(e),
         CallError::Rejected(r) => HostError::Failed {
-            code: match r.code {
-                RejectCode::InvalidArgument => "invalid-argument",
-                RejectCode::LimitExceeded => "limit-exceeded",
-            },
+            code: r.code.into(),
             message: r.message,
         },
     }

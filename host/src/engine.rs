@@ -110,7 +110,7 @@ pub enum Failure {
     #[error("policy error ({code}): {message}")]
     PolicyError {
         /// The error code, e.g. `invalid-argument`.
-        code: String,
+        code: erynoa_core::ErrorCode,
         /// The policy's message.
         message: String,
     },

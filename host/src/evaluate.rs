@@ -25,7 +25,7 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
     let info = policy.info();
     // A signer's budget cap bounds whatever the caller asks for.
     let limits = match info.admission.as_ref().and_then(|a| a.budget) {
-        Some(cap) => crate::trust_store::lowest(limits, cap),
+        Some(cap) => limits.min(cap),
         None => limits,
     };
     let span = tracing::info_span!("evaluate", policy = %info.id, realm = request.realm(), action = request.action());

@@ -36,6 +36,7 @@ mod evaluate;
 pub mod json;
 mod request;
 mod session;
+mod source;
 pub mod state;
 mod trust_store;
 mod wasm;
@@ -52,6 +53,7 @@ pub use crate::engine::{
 };
 pub use crate::request::{Request, RequestBuilder, RequestError};
 pub use crate::session::{CallError, HostCallRecord, LogLevel, Session, Tape, printable};
+pub use crate::source::{PolicySource, SourceError};
 pub use crate::state::{StateChanges, StateEvent, UnifiedState};
 pub use crate::trust_store::{
     Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey, digest,

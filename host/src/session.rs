@@ -418,10 +418,7 @@ fn encode<T: Serialize>(result: &Result<T, CallError>) -> Json {
     match result {
         Ok(v) => json!({ "ok": v }),
         Err(CallError::Rejected(r)) => json!({ "err": {
-            "code": match r.code {
-                erynoa_core::RejectCode::InvalidArgument => "invalid-argument",
-                erynoa_core::RejectCode::LimitExceeded => "limit-exceeded",
-            },
+            "code": erynoa_core::ErrorCode::from(r.code).as_str(),
             "message": r.message,
         }}),
         Err(CallError::Exhausted(e)) => json!({ "exhausted": e.kind() }),
@@ -433,10 +430,11 @@ fn decode<T: DeserializeOwned>(recorded: &Json) -> Option<Result<T, CallError>> 
         return serde_json::from_value(ok.clone()).ok().map(Ok);
     }
     let err = recorded.get("err")?;
-    let code = match err.get("code")?.as_str()? {
-        "invalid-argument" => erynoa_core::RejectCode::InvalidArgument,
-        "limit-exceeded" => erynoa_core::RejectCode::LimitExceeded,
-        _ => return None,
+    let code = match err.get("code")?.as_str()?.parse().ok()? {
+        erynoa_core::ErrorCode::InvalidArgument => erynoa_core::RejectCode::InvalidArgument,
+        erynoa_core::ErrorCode::LimitExceeded => erynoa_core::RejectCode::LimitExceeded,
+        // A call is only ever rejected with these two.
+        erynoa_core::ErrorCode::NotFound | erynoa_core::ErrorCode::Internal => return None,
     };
     let message = err.get("message")?.as_str()?.to_owned();
     Some(Err(CallError::Rejected(Rejected { code, message })))

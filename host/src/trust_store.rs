@@ -450,7 +450,7 @@ impl TrustStore {
         for (caps, cap) in grants {
             capabilities.extend(caps.iter().copied());
             if let Some(cap) = cap {
-                budget = Some(budget.map_or(*cap, |b| lowest(b, *cap)));
+                budget = Some(budget.map_or(*cap, |b| b.min(*cap)));
             }
         }
         Ok(Admission {
@@ -487,7 +487,7 @@ impl TrustStore {
         for (_, caps, cap) in pinned {
             capabilities.extend(caps.iter().copied());
             if let Some(cap) = cap {
-                budget = Some(budget.map_or(*cap, |b| lowest(b, *cap)));
+                budget = Some(budget.map_or(*cap, |b| b.min(*cap)));
             }
         }
         Ok(Admission {
@@ -547,15 +547,4 @@ pub fn digest(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect();
     format!("sha256:{hex}")
-}
-
-/// Each field at the lower of the two.
-pub(crate) fn lowest(a: BudgetLimits, b: BudgetLimits) -> BudgetLimits {
-    BudgetLimits {
-        gas_limit: a.gas_limit.min(b.gas_limit),
-        mana_limit: a.mana_limit.min(b.mana_limit),
-        max_stack_depth: a.max_stack_depth.min(b.max_stack_depth),
-        timeout_ms: a.timeout_ms.min(b.timeout_ms),
-        memory_limit_bytes: a.memory_limit_bytes.min(b.memory_limit_bytes),
-    }
 }

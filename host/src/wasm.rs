@@ -222,7 +222,7 @@ impl ComponentEngine {
     }
 
     /// The trust settings of this engine.
-    pub(crate) fn trust(&self) -> &Trust {
+    pub fn trust(&self) -> &Trust {
         &self.trust
     }
 
@@ -738,7 +738,7 @@ impl Policy for ComponentPolicy {
         let outcome = match result {
             Ok(Ok(decision)) => check_decision(decision),
             Ok(Err(e)) => Err(Failure::PolicyError {
-                code: error_code(e.code).to_owned(),
+                code: e.code.into(),
                 message: e.message,
             }),
             Err(e) => Err(failure(&mut data, &e)),
@@ -766,15 +766,6 @@ fn check_decision(d: wit::Decision) -> Result<Decision, Failure> {
         effect,
         reason: d.reason,
     })
-}
-
-fn error_code(code: wit::ErrorCode) -> &'static str {
-    match code {
-        wit::ErrorCode::NotFound => "not-found",
-        wit::ErrorCode::InvalidArgument => "invalid-argument",
-        wit::ErrorCode::LimitExceeded => "limit-exceeded",
-        wit::ErrorCode::Internal => "internal",
-    }
 }
 
 /// What ended a call that returned an error: a recorded exhaustion first,

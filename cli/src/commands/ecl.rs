@@ -3,35 +3,12 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use erynoa_ecl::bytecode::disassemble;
 use erynoa_ecl::vm::{Outcome, RunOptions, StubHost, run};
-use erynoa_host::ExecutionMode;
 
 use crate::args::{Backend, CompileArgs, EclCommand};
 use crate::output::ExitStatus;
-
-/// Splits `kyc.ecl@wasm` into the path and the back end.
-pub fn policy_spec(spec: &Path) -> anyhow::Result<(PathBuf, ExecutionMode)> {
-    let text = spec.to_string_lossy();
-    let Some((path, mode)) = text.rsplit_once('@') else {
-        return Ok((spec.to_owned(), ExecutionMode::Auto));
-    };
-    let mode = match mode {
-        "legacy" => ExecutionMode::Legacy,
-        "wasm" => ExecutionMode::Wasm,
-        "auto" => ExecutionMode::Auto,
-        // An `@` that is part of the file name.
-        _ => return Ok((spec.to_owned(), ExecutionMode::Auto)),
-    };
-    if !path.ends_with(".ecl") {
-        bail!(
-            "`@{}` picks an ECL back end; `{path}` is not an .ecl file",
-            text.rsplit('@').next().unwrap_or_default()
-        );
-    }
-    Ok((PathBuf::from(path), mode))
-}
 
 fn read_source(path: &Path) -> anyhow::Result<String> {
     erynoa_host::json::read_text_file(path, erynoa_host::json::MAX_INPUT_BYTES)

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use erynoa_host::{
-    BudgetLimits, BytecodeEngine, ComponentEngine, Evaluation, ExecutionMode, HostCallRecord,
-    Policy, PolicyEngine, Request, Tape, Trust, TrustStore, UnifiedState,
+    BudgetLimits, ComponentEngine, Evaluation, HostCallRecord, Policy, PolicySource, Request, Tape,
+    Trust, TrustStore, UnifiedState,
 };
 
-use erynoa_host::json::{MAX_INPUT_BYTES, read_file, read_text_file};
+use erynoa_host::json::{MAX_INPUT_BYTES, read_text_file};
 
 use crate::args::{PolicyArgs, RunArgs};
 use crate::output::{self, ExitStatus, Format};
@@ -59,39 +59,7 @@ impl Inputs {
         }
         let mut policies: Vec<Arc<dyn Policy>> = Vec::new();
         for spec in &args.policies {
-            let (path, mode) = super::ecl::policy_spec(spec)?;
-            let bytes = read_file(&path, MAX_INPUT_BYTES)
-                .with_context(|| format!("cannot read policy `{}`", path.display()))?;
-            let name = |p: &std::path::Path, stem: bool| {
-                let part = if stem { p.file_stem() } else { p.file_name() };
-                part.map_or_else(
-                    || p.display().to_string(),
-                    |s| s.to_string_lossy().into_owned(),
-                )
-            };
-            let load = || -> anyhow::Result<Arc<dyn Policy>> {
-                Ok(match path.extension().and_then(|e| e.to_str()) {
-                    Some("ecl") => {
-                        let source =
-                            String::from_utf8(bytes.clone()).context("ECL source is not UTF-8")?;
-                        let label = match mode {
-                            ExecutionMode::Legacy => "@legacy",
-                            ExecutionMode::Wasm => "@wasm",
-                            ExecutionMode::Auto => "",
-                        };
-                        let id = format!("{}{label}", name(&path, false));
-                        engine.load_ecl(&id, &source, args.entry.as_deref(), mode)?
-                    }
-                    Some("eclc") => Arc::new(
-                        BytecodeEngine::new(trust.clone())
-                            .load_eclc(&name(&path, false), &bytes)?,
-                    ),
-                    _ => engine.load(&name(&path, true), &bytes)?,
-                })
-            };
-            let policy =
-                load().with_context(|| format!("cannot load policy `{}`", path.display()))?;
-            policies.push(policy);
+            policies.push(PolicySource::parse(spec)?.load(&engine, args.entry.as_deref())?);
         }
 
         let limits = BudgetLimits {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use erynoa_host::{
-    BudgetLimits, ComponentEngine, Evaluation, ExecutionMode, Policy, PolicyEngine, Request, Trust,
+    BudgetLimits, ComponentEngine, Evaluation, ExecutionMode, Policy, PolicySource, Request, Trust,
     TrustStore, UnifiedState,
 };
 use serde::Deserialize;
@@ -92,29 +92,24 @@ fn run_file(
         gas_limit: spec.gas_limit.unwrap_or(BudgetLimits::default().gas_limit),
         ..BudgetLimits::default()
     };
-    let bytes = erynoa_host::json::read_file(&policy_path, erynoa_host::json::MAX_INPUT_BYTES)
-        .with_context(|| format!("cannot read policy `{}`", policy_path.display()))?;
     let name = policy_path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     // ECL runs on both back ends, which must agree.
-    let policies: Vec<(String, Arc<dyn Policy>)> =
-        if policy_path.extension().is_some_and(|e| e == "ecl") {
-            let source = String::from_utf8(bytes).context("ECL source is not UTF-8")?;
+    let policies: Vec<(String, Arc<dyn Policy>)> = match PolicySource::parse(&policy_path)? {
+        PolicySource::Ecl { path, .. } => {
             let mut out = Vec::new();
             for (label, mode) in [("vm", ExecutionMode::Legacy), ("wasm", ExecutionMode::Wasm)] {
-                let p = engine
-                    .load_ecl(&name, &source, None, mode)
-                    .with_context(|| format!("cannot load `{}`", policy_path.display()))?;
-                out.push((format!("{name} ({label})"), p));
+                let source = PolicySource::Ecl {
+                    path: path.clone(),
+                    mode,
+                };
+                out.push((format!("{name} ({label})"), source.load(engine, None)?));
             }
             out
-        } else {
-            let p = engine
-                .load(&name, &bytes)
-                .with_context(|| format!("cannot load `{}`", policy_path.display()))?;
-            vec![(name.clone(), p)]
-        };
+        }
+        other => vec![(name.clone(), other.load(engine, None)?)],
+    };
 
     println!("{}", file.display());
     let (mut passed, mut failed) = (0, 0);

@@ -13,7 +13,7 @@
 //! the deadline. None blocks. No WASI is served.
 
 use erynoa_core::calls::argument_gas;
-use erynoa_core::{Exhaustion, GasLayer, RejectCode, Rejected, TrustVector};
+use erynoa_core::{ErrorCode, Exhaustion, GasLayer, RejectCode, Rejected, TrustVector};
 use wasmtime::component::Linker;
 use wasmtime::{Result, StoreContextMut};
 
@@ -121,6 +121,17 @@ impl From<Rejected> for wit::Error {
         wit::Error {
             code,
             message: e.message,
+        }
+    }
+}
+
+impl From<wit::ErrorCode> for ErrorCode {
+    fn from(code: wit::ErrorCode) -> Self {
+        match code {
+            wit::ErrorCode::NotFound => ErrorCode::NotFound,
+            wit::ErrorCode::InvalidArgument => ErrorCode::InvalidArgument,
+            wit::ErrorCode::LimitExceeded => ErrorCode::LimitExceeded,
+            wit::ErrorCode::Internal => ErrorCode::Internal,
         }
     }
 }
