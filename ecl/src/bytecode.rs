@@ -4,7 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use erynoa_core::GasLayer;
+use erynoa_core::{GasLayer, HostCall};
 
 /// A trust dimension, in the legacy order R, I, C, P, V, Ω.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -286,12 +286,18 @@ impl OpCode {
     pub fn layer_cost(&self) -> (GasLayer, u64) {
         use OpCode::*;
         match self {
-            LoadTrust => (GasLayer::Network, 10),
-            HasCredential | ResolveDid | GetBalance => (GasLayer::Network, 5),
-            Log => (GasLayer::Storage, 2),
-            GetTimestamp => (GasLayer::Compute, 1),
-            StoreGet | StoreDelete => (GasLayer::Storage, 5),
-            StorePut | EmitEvent => (GasLayer::Storage, 10),
+            // The host calls cost what the host charges for them.
+            LoadTrust => HostCall::GetTrust.gas(),
+            HasCredential => HostCall::HasCredential.gas(),
+            ResolveDid => HostCall::ResolveDid.gas(),
+            GetBalance => (GasLayer::Network, 5),
+            Log => HostCall::Log.gas(),
+            GetTimestamp => HostCall::Timestamp.gas(),
+            StoreGet => HostCall::StoreGet.gas(),
+            StoreDelete => HostCall::StoreDelete.gas(),
+            // The fixed part; the host adds one per started KiB of the value.
+            StorePut => HostCall::StorePut { bytes: 0 }.gas(),
+            EmitEvent => HostCall::EmitEvent { bytes: 0 }.gas(),
             other => (GasLayer::Compute, other.gas_cost()),
         }
     }

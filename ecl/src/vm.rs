@@ -51,6 +51,43 @@ pub trait Host {
     }
 }
 
+/// The VM's error texts, in the pieces compiled ECL assembles them from, so
+/// both back ends say exactly the same (the legacy system's words).
+pub mod message {
+    /// `Expected {expected}, got {got}`: before the expected type.
+    pub const EXPECTED: &str = "Expected ";
+    /// Between the expected and the found type.
+    pub const GOT: &str = ", got ";
+    /// `/` by zero.
+    pub const DIVISION_BY_ZERO: &str = "Division by zero";
+    /// `%` by zero.
+    pub const MODULO_BY_ZERO: &str = "Modulo by zero";
+    /// Before the probability.
+    pub const SURPRISAL: &str = "Surprisal requires probability in (0, 1], got ";
+    /// Before the number.
+    pub const SQRT: &str = "sqrt requires non-negative number, got ";
+    /// Before the lower bound.
+    pub const CLAMP_MIN: &str = "clamp requires min <= max, got min ";
+    /// Between the bounds.
+    pub const CLAMP_MAX: &str = " and max ";
+    /// `Array index {index} out of bounds (len: {len})`: before the index.
+    pub const INDEX: &str = "Array index ";
+    /// Between the index and the length.
+    pub const INDEX_LEN: &str = " out of bounds (len: ";
+    /// After the length.
+    pub const INDEX_END: &str = ")";
+    /// Before the number of weights.
+    pub const WEIGHTS: &str = "TrustWeightedAvg requires 6 weights, got ";
+    /// A weight of another type.
+    pub const WEIGHT: &str = "Weight must be a number";
+    /// Before the text that does not parse.
+    pub const NOT_A_NUMBER: &str = "not a number: ";
+    /// A policy that returns something else than a bool: before its type.
+    pub const RETURNED: &str = "policy returned ";
+    /// After its type.
+    pub const NOT_A_BOOL: &str = ", not a bool";
+}
+
 /// A host call that failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostError {
@@ -96,14 +133,14 @@ pub enum VmError {
     StackUnderflow,
     #[error("Stack overflow")]
     StackOverflow,
-    #[error("Expected {expected}, got {got}")]
+    #[error("{}{expected}{}{got}", message::EXPECTED, message::GOT)]
     TypeMismatch {
         expected: &'static str,
         got: &'static str,
     },
-    #[error("Division by zero")]
+    #[error("{}", message::DIVISION_BY_ZERO)]
     DivisionByZero,
-    #[error("Modulo by zero")]
+    #[error("{}", message::MODULO_BY_ZERO)]
     ModuloByZero,
     #[error("Assertion failed")]
     AssertionFailed,
@@ -114,7 +151,12 @@ pub enum VmError {
     /// A math or array operation outside its domain, with the legacy text.
     #[error("{0}")]
     Domain(String),
-    #[error("Array index {index} out of bounds (len: {len})")]
+    #[error(
+        "{}{index}{}{len}{}",
+        message::INDEX,
+        message::INDEX_LEN,
+        message::INDEX_END
+    )]
     IndexOutOfBounds { index: usize, len: usize },
     /// The legacy `GasMeter` refused a charge.
     #[error(
@@ -294,7 +336,7 @@ pub fn number_of(s: &str) -> Result<f64, VmError> {
         .parse::<f64>()
         .ok()
         .filter(|n| n.is_finite())
-        .ok_or_else(|| VmError::Domain(format!("not a number: {s}")))
+        .ok_or_else(|| VmError::Domain(format!("{}{s}", message::NOT_A_NUMBER)))
 }
 
 impl Vm {
@@ -781,16 +823,13 @@ pub fn trust_distance(a: &[f64; 6], b: &[f64; 6]) -> f64 {
 /// `TrustWeightedAvg`.
 pub fn weighted_avg(t: &[f64; 6], w: &[Value]) -> Result<f64, VmError> {
     if w.len() != 6 {
-        return Err(VmError::Domain(format!(
-            "TrustWeightedAvg requires 6 weights, got {}",
-            w.len()
-        )));
+        return Err(VmError::Domain(format!("{}{}", message::WEIGHTS, w.len())));
     }
     let mut weights = [0.0; 6];
     for (slot, v) in weights.iter_mut().zip(w) {
         match v {
             Value::Number(n) => *slot = *n,
-            _ => return Err(VmError::Domain("Weight must be a number".into())),
+            _ => return Err(VmError::Domain(message::WEIGHT.into())),
         }
     }
     Ok(erynoa_core::TrustVector::from_array(*t).weighted(&weights))
@@ -799,9 +838,7 @@ pub fn weighted_avg(t: &[f64; 6], w: &[Value]) -> Result<f64, VmError> {
 /// `Surprisal`: `-log2 p` for p in (0, 1].
 pub fn surprisal(p: f64) -> Result<f64, VmError> {
     if p <= 0.0 || p > 1.0 {
-        return Err(VmError::Domain(format!(
-            "Surprisal requires probability in (0, 1], got {p}"
-        )));
+        return Err(VmError::Domain(format!("{}{p}", message::SURPRISAL)));
     }
     Ok(-p.log2())
 }
@@ -809,9 +846,7 @@ pub fn surprisal(p: f64) -> Result<f64, VmError> {
 /// `MathSqrt`.
 pub fn sqrt(n: f64) -> Result<f64, VmError> {
     if n < 0.0 {
-        return Err(VmError::Domain(format!(
-            "sqrt requires non-negative number, got {n}"
-        )));
+        return Err(VmError::Domain(format!("{}{n}", message::SQRT)));
     }
     Ok(n.sqrt())
 }
@@ -821,7 +856,9 @@ pub fn clamp(v: f64, min: f64, max: f64) -> Result<f64, VmError> {
     // NaN bounds fail this too.
     if min.partial_cmp(&max).is_none_or(|o| o.is_gt()) {
         return Err(VmError::Domain(format!(
-            "clamp requires min <= max, got min {min} and max {max}"
+            "{}{min}{}{max}",
+            message::CLAMP_MIN,
+            message::CLAMP_MAX
         )));
     }
     Ok(v.clamp(min, max))

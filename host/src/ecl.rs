@@ -329,7 +329,12 @@ pub fn decide(result: Result<Outcome, VmError>) -> Result<Decision, Failure> {
         Ok(Outcome::Return(VmValue::Bool(false))) => deny(None),
         Ok(Outcome::Return(other)) => Err(Failure::PolicyError {
             code: ErrorCode::Internal,
-            message: format!("policy returned {}, not a bool", other.type_name()),
+            message: format!(
+                "{}{}{}",
+                vm::message::RETURNED,
+                other.type_name(),
+                vm::message::NOT_A_BOOL
+            ),
         }),
         Ok(Outcome::Deny(reason)) => deny(Some(reason)),
         Err(VmError::AssertionFailed) => deny(Some("Assertion failed".into())),
