@@ -302,6 +302,21 @@ impl OpCode {
         }
     }
 
+    /// The `erynoa:ecl` interface a program with this instruction must be
+    /// granted (`trust`, `identity`, `state`, `context`, `events`), if any:
+    /// the one table the host's admission and the compiler's imports agree on.
+    pub const fn interface(&self) -> Option<&'static str> {
+        use OpCode::*;
+        match self {
+            LoadTrust => Some("trust"),
+            HasCredential | ResolveDid | GetBalance => Some("identity"),
+            StoreGet | StorePut | StoreDelete => Some("state"),
+            GetTimestamp | TimeSince | Log => Some("context"),
+            EmitEvent => Some("events"),
+            _ => None,
+        }
+    }
+
     /// Whether, in the host, the host call behind this opcode charges its
     /// own gas (so the VM must not charge it again).
     pub const fn is_host_call(&self) -> bool {

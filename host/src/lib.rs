@@ -30,35 +30,32 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod ecl;
 mod engine;
-mod evaluate;
+mod evaluation;
 pub mod json;
 mod request;
-mod session;
-mod source;
 pub mod state;
 mod trust_store;
-mod wasm;
 
 pub use erynoa_core::{
     BudgetLimits, Exhaustion, GasLayer, LayerTotals, Rejected, TrustVector, Value,
 };
 
-pub use crate::ecl::{
-    AUTO_WASM_THRESHOLD, BytecodeEngine, BytecodePolicy, ExecutionMode, capabilities,
+pub use crate::engine::bytecode::{BytecodeEngine, BytecodePolicy, capabilities};
+pub use crate::engine::compiled_ecl::{AUTO_WASM_THRESHOLD, ExecutionMode};
+pub use crate::engine::component::cache::CacheError;
+pub use crate::engine::component::{
+    ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES, METERING_SECTION,
 };
-pub use crate::engine::{
-    Decision, Effect, Evaluation, Failure, LoadError, Policy, PolicyEngine, PolicyInfo,
+pub use crate::engine::source::{PolicySource, SourceError};
+pub use crate::engine::{LoadError, PolicyEngine};
+pub use crate::evaluation::{
+    CallError, Decision, Effect, Evaluation, Failure, HostCallRecord, LogLevel, Policy, PolicyInfo,
+    Run, Session, Tape, printable,
 };
 pub use crate::request::{Request, RequestBuilder, RequestError};
-pub use crate::session::{CallError, HostCallRecord, LogLevel, Session, Tape, printable};
-pub use crate::source::{PolicySource, SourceError};
+
 pub use crate::state::{StateChanges, StateEvent, UnifiedState};
 pub use crate::trust_store::{
     Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey, digest,
-};
-pub use crate::wasm::cache::CacheError;
-pub use crate::wasm::{
-    ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES, METERING_SECTION,
 };

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use erynoa_core::{Value, is_did};
 use serde::Deserialize;
 
-use crate::wasm::bindings::erynoa::ecl::types as wit;
+use crate::engine::component::bindings::erynoa::ecl::types as wit;
 
 impl From<&Value> for wit::Value {
     fn from(v: &Value) -> Self {

@@ -16,14 +16,14 @@ use crate::TrustVector;
 pub use events::{PolicyType, StateEvent};
 pub use fixture::FixtureError;
 pub use metrics::{Counters, Metrics, MetricsSnapshot};
-pub use transaction::{Conflict, StateChanges, StateHandle, StateView, StoreWrite};
+pub use transaction::{Conflict, StateChanges, StoreWrite, Transaction};
 
 /// Everything a policy can observe or change: trust vectors, identities and
 /// credentials, realm-scoped key-value stores, an append-only event log and
 /// execution metrics.
 ///
 /// Safe to share between threads. Policies never touch it directly: they read
-/// through a [`StateView`] and write through a [`StateHandle`], whose writes
+/// through a [`Transaction`], whose writes
 /// are applied all at once, and only when the decision is allow.
 ///
 /// ```
@@ -154,7 +154,7 @@ impl UnifiedState {
     }
 
     /// Sets `key` in `store` of `realm` directly (operators and fixtures; policies
-    /// write through a [`StateHandle`]).
+    /// write through a [`Transaction`]).
     pub fn store_put(&self, realm: &str, store: &str, key: &str, value: &str) {
         let realm = self.realm(realm);
         let mut stores = realm.write();

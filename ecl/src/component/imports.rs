@@ -72,3 +72,43 @@ impl HostImport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The imports an instruction makes are in the interface the host
+    /// grants it by (`OpCode::interface`), apart from the budget, which
+    /// compiled code always imports, and the pure prelude.
+    #[test]
+    fn imports_agree_with_the_interfaces_granted() {
+        use OpCode::*;
+        for op in [
+            LoadTrust,
+            HasCredential,
+            ResolveDid,
+            GetBalance,
+            StoreGet,
+            StorePut,
+            StoreDelete,
+            GetTimestamp,
+            TimeSince,
+            Log,
+            EmitEvent,
+            MathSqrt,
+            Clamp,
+            ToText,
+            Surprisal,
+            ToNumber,
+            Mod,
+            StrEqIgnoreCase,
+        ] {
+            for import in HostImport::needed_by(&op) {
+                let (interface, ..) = import.spec();
+                if interface != "prelude" && interface != "budget" {
+                    assert_eq!(Some(interface), op.interface(), "{op:?}");
+                }
+            }
+        }
+    }
+}

@@ -7,64 +7,22 @@ use serde::Serialize;
 use super::{RealmStores, StateEvent, UnifiedState};
 use crate::TrustVector;
 
-/// Read access to [`UnifiedState`] for one evaluation, scoped to one realm.
+/// One evaluation's access to [`UnifiedState`], scoped to its realm: reads
+/// see the committed state and the evaluation's own buffered writes; writes
+/// and events are buffered until the decision, then committed at once or
+/// discarded.
 ///
 /// Remembers the realm version of its first store read, so that a commit can
 /// refuse writes based on reads another evaluation has since invalidated.
 #[derive(Debug)]
-pub struct StateView {
+pub struct Transaction {
     state: Arc<UnifiedState>,
     realm_id: String,
     realm: Option<Arc<RwLock<RealmStores>>>,
     read_version: Option<u64>,
-}
-
-impl StateView {
-    /// A view of `state` from `realm`.
-    pub fn new(state: Arc<UnifiedState>, realm: &str) -> Self {
-        Self {
-            state,
-            realm_id: realm.to_owned(),
-            realm: None,
-            read_version: None,
-        }
-    }
-
-    /// The state behind the view.
-    pub fn state(&self) -> &Arc<UnifiedState> {
-        &self.state
-    }
-
-    /// The realm the view is scoped to.
-    pub fn realm_id(&self) -> &str {
-        &self.realm_id
-    }
-
-    /// Trust of `did` (newcomer if unknown).
-    pub fn trust(&self, did: &str) -> TrustVector {
-        self.state.trust(did)
-    }
-
-    /// Whether `did` holds a credential of `schema`.
-    pub fn has_credential(&self, did: &str, schema: &str) -> bool {
-        self.state.has_credential(did, schema)
-    }
-
-    /// Whether `did` is known.
-    pub fn resolve_did(&self, did: &str) -> bool {
-        self.state.resolve_did(did)
-    }
-
-    /// `key` in `store` of the view's realm, as committed (without the
-    /// evaluation's own pending writes; [`StateHandle::get`] adds those).
-    pub fn store_get(&mut self, store: &str, key: &str) -> Option<String> {
-        let realm = self
-            .realm
-            .get_or_insert_with(|| self.state.realm(&self.realm_id));
-        let stores = realm.read();
-        self.read_version.get_or_insert(stores.version);
-        stores.stores.get(store)?.get(key).cloned()
-    }
+    /// store -> key -> new value (`None` deletes). Nested so lookups borrow.
+    writes: BTreeMap<String, BTreeMap<String, Option<String>>>,
+    events: Vec<(String, String)>,
 }
 
 /// One buffered write: `value` `None` is a delete.
@@ -89,14 +47,6 @@ pub struct StateChanges {
     pub events: Vec<(String, String)>,
 }
 
-/// Buffers the writes and events of one evaluation until it is decided.
-#[derive(Debug, Default)]
-pub struct StateHandle {
-    /// store -> key -> new value (`None` deletes). Nested so lookups borrow.
-    writes: BTreeMap<String, BTreeMap<String, Option<String>>>,
-    events: Vec<(String, String)>,
-}
-
 /// The realm changed between the evaluation's reads and its commit.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("state conflict: the realm's stores changed while the policy ran")]
@@ -105,13 +55,60 @@ pub struct Conflict {
     pub discarded: StateChanges,
 }
 
-impl StateHandle {
+impl Transaction {
+    /// A transaction on `state`, in `realm`.
+    pub fn new(state: Arc<UnifiedState>, realm: &str) -> Self {
+        Self {
+            state,
+            realm_id: realm.to_owned(),
+            realm: None,
+            read_version: None,
+            writes: BTreeMap::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// The state behind the transaction.
+    pub fn state(&self) -> &Arc<UnifiedState> {
+        &self.state
+    }
+
+    /// The realm it is scoped to.
+    pub fn realm_id(&self) -> &str {
+        &self.realm_id
+    }
+
+    /// Trust of `did` (newcomer if unknown).
+    pub fn trust(&self, did: &str) -> TrustVector {
+        self.state.trust(did)
+    }
+
+    /// Whether `did` holds a credential of `schema`.
+    pub fn has_credential(&self, did: &str, schema: &str) -> bool {
+        self.state.has_credential(did, schema)
+    }
+
+    /// Whether `did` is known.
+    pub fn resolve_did(&self, did: &str) -> bool {
+        self.state.resolve_did(did)
+    }
+
     /// `key` in `store`: the pending write if there is one, else the committed value.
-    pub fn get(&self, view: &mut StateView, store: &str, key: &str) -> Option<String> {
+    pub fn get(&mut self, store: &str, key: &str) -> Option<String> {
         match self.writes.get(store).and_then(|s| s.get(key)) {
             Some(pending) => pending.clone(),
-            None => view.store_get(store, key),
+            None => self.committed(store, key),
         }
+    }
+
+    /// `key` in `store` as committed, remembering the realm's version.
+    fn committed(&mut self, store: &str, key: &str) -> Option<String> {
+        let realm = self
+            .realm
+            .get_or_insert_with(|| self.state.realm(&self.realm_id));
+        let stores = realm.read();
+        self.read_version.get_or_insert(stores.version);
+        stores.stores.get(store)?.get(key).cloned()
     }
 
     fn buffer(&mut self, store: &str, key: &str, value: Option<String>) {
@@ -127,8 +124,8 @@ impl StateHandle {
     }
 
     /// Buffers the deletion of `key`; returns whether it existed.
-    pub fn delete(&mut self, view: &mut StateView, store: &str, key: &str) -> bool {
-        let existed = self.get(view, store, key).is_some();
+    pub fn delete(&mut self, store: &str, key: &str) -> bool {
+        let existed = self.get(store, key).is_some();
         self.buffer(store, key, None);
         existed
     }
@@ -152,11 +149,11 @@ impl StateHandle {
     /// Applies every write and event at once. Refused with [`Conflict`] when
     /// the evaluation read the realm's stores and another commit changed them
     /// since: its decision may rest on stale values.
-    pub fn commit(self, view: &StateView, policy_id: &str) -> Result<StateChanges, Conflict> {
+    pub fn commit(self, policy_id: &str) -> Result<StateChanges, Conflict> {
         if !self.writes.is_empty() {
-            let realm = view.state.realm(&view.realm_id);
+            let realm = self.state.realm(&self.realm_id);
             let mut stores = realm.write();
-            if view.read_version.is_some_and(|v| v != stores.version) {
+            if self.read_version.is_some_and(|v| v != stores.version) {
                 drop(stores);
                 return Err(Conflict {
                     discarded: self.discard(),
@@ -174,9 +171,9 @@ impl StateHandle {
             }
         }
         for (event_type, payload) in &self.events {
-            view.state.append_event(StateEvent::PolicyEmitted {
+            self.state.append_event(StateEvent::PolicyEmitted {
                 policy_id: policy_id.to_owned(),
-                realm_id: view.realm_id.clone(),
+                realm_id: self.realm_id.clone(),
                 event_type: event_type.clone(),
                 payload: payload.clone(),
             });
@@ -221,18 +218,17 @@ mod tests {
     #[test]
     fn reads_see_own_writes_and_commit_applies_all() {
         let state = state();
-        let mut view = StateView::new(Arc::clone(&state), "r");
-        let mut h = StateHandle::default();
-        assert_eq!(h.get(&mut view, "quota", "alice").as_deref(), Some("1"));
-        h.put("quota", "alice", "2");
-        h.put("quota", "bob", "1");
-        assert_eq!(h.get(&mut view, "quota", "alice").as_deref(), Some("2"));
-        assert!(h.delete(&mut view, "quota", "bob"));
-        assert!(!h.delete(&mut view, "quota", "carol"));
-        h.emit("used", "alice");
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        assert_eq!(t.get("quota", "alice").as_deref(), Some("1"));
+        t.put("quota", "alice", "2");
+        t.put("quota", "bob", "1");
+        assert_eq!(t.get("quota", "alice").as_deref(), Some("2"));
+        assert!(t.delete("quota", "bob"));
+        assert!(!t.delete("quota", "carol"));
+        t.emit("used", "alice");
         // Nothing is visible before the commit.
         assert_eq!(state.store_get("r", "quota", "alice").as_deref(), Some("1"));
-        let changes = h.commit(&view, "p").unwrap();
+        let changes = t.commit("p").unwrap();
         assert!(changes.committed);
         assert_eq!(changes.writes.len(), 3);
         assert_eq!(state.store_get("r", "quota", "alice").as_deref(), Some("2"));
@@ -243,26 +239,24 @@ mod tests {
     #[test]
     fn discard_changes_nothing() {
         let state = state();
-        let mut view = StateView::new(Arc::clone(&state), "r");
-        let mut h = StateHandle::default();
-        h.put("quota", "alice", "9");
-        h.emit("used", "alice");
-        let dropped = h.discard();
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        t.put("quota", "alice", "9");
+        t.emit("used", "alice");
+        let dropped = t.discard();
         assert!(!dropped.committed);
         assert_eq!(dropped.writes.len(), 1);
-        assert_eq!(view.store_get("quota", "alice").as_deref(), Some("1"));
+        assert_eq!(state.store_get("r", "quota", "alice").as_deref(), Some("1"));
         assert_eq!(state.event_count(), 0);
     }
 
     #[test]
     fn a_commit_on_stale_reads_is_refused() {
         let state = state();
-        let mut view = StateView::new(Arc::clone(&state), "r");
-        let mut h = StateHandle::default();
-        let n: u32 = h.get(&mut view, "quota", "alice").unwrap().parse().unwrap();
-        h.put("quota", "alice", &(n + 1).to_string());
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        let n: u32 = t.get("quota", "alice").unwrap().parse().unwrap();
+        t.put("quota", "alice", &(n + 1).to_string());
         state.store_put("r", "quota", "alice", "5"); // another evaluation committed
-        let conflict = h.commit(&view, "p").unwrap_err();
+        let conflict = t.commit("p").unwrap_err();
         assert_eq!(conflict.discarded.writes.len(), 1);
         assert_eq!(state.store_get("r", "quota", "alice").as_deref(), Some("5"));
     }
@@ -270,10 +264,9 @@ mod tests {
     #[test]
     fn blind_writes_never_conflict() {
         let state = state();
-        let view = StateView::new(Arc::clone(&state), "r");
-        let mut h = StateHandle::default();
-        h.put("log", "k", "v");
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        t.put("log", "k", "v");
         state.store_put("r", "quota", "alice", "5");
-        assert!(h.commit(&view, "p").is_ok());
+        assert!(t.commit("p").is_ok());
     }
 }

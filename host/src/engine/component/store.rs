@@ -7,7 +7,7 @@
 use erynoa_core::Exhaustion;
 use wasmtime::ResourceLimiter;
 
-use crate::session::Session;
+use crate::evaluation::Session;
 
 /// Wasm instructions a self-metered component (compiled ECL) may run per
 /// unit of gas it reports. Measured over the 3,000-program equivalence

@@ -20,7 +20,7 @@ use wasmtime::{Result, StoreContextMut};
 use super::bindings::erynoa::ecl::context::Level;
 use super::bindings::erynoa::ecl::types::{self as wit};
 use super::store::{FUEL_PER_GAS, HostState, Metering};
-use crate::session::{CallError, LogLevel, Session};
+use crate::evaluation::{CallError, LogLevel, Session};
 
 type Store<'a> = StoreContextMut<'a, HostState>;
 

@@ -6,10 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::ecl::{BytecodeEngine, ExecutionMode};
+use crate::engine::bytecode::BytecodeEngine;
+use crate::engine::compiled_ecl::ExecutionMode;
+use crate::engine::component::ComponentEngine;
 use crate::engine::{LoadError, Policy, PolicyEngine};
 use crate::json::{MAX_INPUT_BYTES, read_file};
-use crate::wasm::ComponentEngine;
 
 /// A policy file and how to run it.
 ///

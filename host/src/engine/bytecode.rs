@@ -13,11 +13,11 @@ use erynoa_core::{ErrorCode, Exhaustion, GasLayer};
 use erynoa_ecl::bytecode::{OpCode, Value as VmValue};
 use erynoa_ecl::vm::{self, HostError, Metering, Outcome, RunOptions, VmError};
 
-use crate::engine::{Decision, Effect, Failure, LoadError, Policy, PolicyEngine, PolicyInfo};
-use crate::session::{CallError, LogLevel, Session};
+use crate::engine::{LoadError, PolicyEngine};
+use crate::evaluation::{CallError, LogLevel, Session};
+use crate::evaluation::{Decision, Effect, Failure, Policy, PolicyInfo, Run};
 use crate::state::PolicyType;
 use crate::trust_store::{Admission, Capability, Trust};
-use crate::wasm::ComponentPolicy;
 
 /// Runs ECL source and legacy bytecode on the legacy VM.
 ///
@@ -77,7 +77,7 @@ impl BytecodeEngine {
         self.finish(id, id.to_owned(), code, true, admission)
     }
 
-    fn admit(&self, id: &str, bytes: &[u8]) -> Result<Option<Admission>, LoadError> {
+    pub(super) fn admit(&self, id: &str, bytes: &[u8]) -> Result<Option<Admission>, LoadError> {
         match &self.trust {
             Trust::AllowUnsigned => {
                 tracing::warn!("loading ECL without a pinned digest: development only");
@@ -91,7 +91,7 @@ impl BytecodeEngine {
         }
     }
 
-    fn finish(
+    pub(super) fn finish(
         &self,
         id: &str,
         name: String,
@@ -144,121 +144,6 @@ impl PolicyEngine for BytecodeEngine {
     }
 }
 
-/// Which back end runs an ECL policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ExecutionMode {
-    /// The legacy VM, the built-in engine: nothing to compile, the fastest
-    /// start, about as fast as a component on small policies.
-    Legacy,
-    /// The policy compiled to a component: fresh isolated instance per
-    /// request, several times faster on arithmetic-heavy policies. An
-    /// evaluation whose budget allows a smaller operand stack than the
-    /// program's deepest runs on the VM, which stops at the exact instruction.
-    Wasm,
-    /// [`ExecutionMode::Wasm`] when the policy has at least
-    /// [`AUTO_WASM_THRESHOLD`] instructions, else the VM. The threshold is
-    /// where the benchmark (`docs/benchmarks.md`) shows the component's
-    /// faster instructions start to pay for its instantiation.
-    #[default]
-    Auto,
-}
-
-/// Instructions from which [`ExecutionMode::Auto`] compiles to a component.
-pub const AUTO_WASM_THRESHOLD: usize = 400;
-
-impl ExecutionMode {
-    /// The back end this mode picks for `program`.
-    pub fn resolve(self, program: &erynoa_ecl::Program) -> ExecutionMode {
-        match self {
-            ExecutionMode::Auto if program.code.len() >= AUTO_WASM_THRESHOLD => ExecutionMode::Wasm,
-            ExecutionMode::Auto => ExecutionMode::Legacy,
-            other => other,
-        }
-    }
-}
-
-impl crate::wasm::ComponentEngine {
-    /// Loads policy `entry` (default: the first) of ECL `source` on the back
-    /// end `mode` picks. The source is admitted like any unsigned file (its
-    /// digest pinned in the trust store, or `Trust::AllowUnsigned`); the
-    /// component compiled from it carries that admission.
-    ///
-    /// ```
-    /// use erynoa_host::{ComponentEngine, ExecutionMode, PolicyEngine, Trust};
-    /// let engine = ComponentEngine::new(Default::default())?.with_trust(Trust::AllowUnsigned);
-    /// let policy = engine.load_ecl("p", r#"policy "p" { allow }"#, None, ExecutionMode::Wasm)?;
-    /// assert_eq!(policy.info().engine, "component");
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn load_ecl(
-        &self,
-        id: &str,
-        source: &str,
-        entry: Option<&str>,
-        mode: ExecutionMode,
-    ) -> Result<Arc<dyn Policy>, LoadError> {
-        let vm = BytecodeEngine::new(self.trust().clone());
-        let mut admission = vm.admit(id, source.as_bytes())?;
-        let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Invalid {
-            reason: d.render(id, source),
-        })?;
-        match mode.resolve(&program) {
-            ExecutionMode::Wasm => {
-                let wasm =
-                    erynoa_ecl::component::compile(&program).map_err(|e| LoadError::Invalid {
-                        reason: e.to_string(),
-                    })?;
-                let max_stack = program.max_stack;
-                let on_vm = vm.finish(id, program.name, program.code, false, admission.clone())?;
-                if let Some(a) = &mut admission {
-                    // The host's own compiler, not the author, imports the
-                    // budget and reports the policy's gas itself.
-                    a.capabilities.insert(Capability::Budget);
-                    a.capabilities.insert(Capability::SelfMetering);
-                }
-                Ok(Arc::new(CompiledEcl {
-                    component: self.load_admitted(id, &wasm, admission)?,
-                    on_vm,
-                    max_stack,
-                }))
-            }
-            _ => Ok(Arc::new(vm.finish(
-                id,
-                program.name,
-                program.code,
-                false,
-                admission,
-            )?)),
-        }
-    }
-}
-
-/// ECL compiled to a component, with its bytecode beside it for budgets
-/// whose operand-stack limit is below the program's deepest stack: the VM
-/// fails at the exact instruction, which compiled code (unchecked, because
-/// its depth is bounded at compile time) cannot. Both back ends decide
-/// alike, so which one ran is not visible in the evaluation.
-struct CompiledEcl {
-    component: ComponentPolicy,
-    on_vm: BytecodePolicy,
-    max_stack: usize,
-}
-
-impl Policy for CompiledEcl {
-    fn info(&self) -> &PolicyInfo {
-        self.component.info()
-    }
-
-    fn run(&self, session: Session) -> (Session, Result<Decision, Failure>) {
-        let stack_limit = session.meter().limits().max_stack_depth as usize;
-        if stack_limit < self.max_stack {
-            self.on_vm.run(session)
-        } else {
-            self.component.run(session)
-        }
-    }
-}
-
 fn check_capabilities(code: &[OpCode], a: &Admission) -> Result<(), LoadError> {
     match capabilities(code)
         .into_iter()
@@ -276,16 +161,8 @@ fn check_capabilities(code: &[OpCode], a: &Admission) -> Result<(), LoadError> {
 /// The capabilities a program's instructions need.
 pub fn capabilities(code: &[OpCode]) -> BTreeSet<Capability> {
     code.iter()
-        .filter_map(|op| match op {
-            OpCode::LoadTrust => Some(Capability::Trust),
-            OpCode::HasCredential | OpCode::ResolveDid | OpCode::GetBalance => {
-                Some(Capability::Identity)
-            }
-            OpCode::StoreGet | OpCode::StorePut | OpCode::StoreDelete => Some(Capability::State),
-            OpCode::GetTimestamp | OpCode::TimeSince | OpCode::Log => Some(Capability::Context),
-            OpCode::EmitEvent => Some(Capability::Events),
-            _ => None,
-        })
+        .filter_map(OpCode::interface)
+        .filter_map(|name| Capability::of_interface(name).flatten())
         .collect()
 }
 
@@ -301,14 +178,14 @@ impl Policy for BytecodePolicy {
         &self.info
     }
 
-    fn run(&self, mut session: Session) -> (Session, Result<Decision, Failure>) {
+    fn run(&self, mut session: Session) -> Run {
         let options = RunOptions {
             metering: Metering::Layered,
             max_stack_depth: session.meter().limits().max_stack_depth as usize,
             push_caller: self.legacy,
         };
         let done = vm::run(&self.code, &mut session, options);
-        (session, decide(done.result))
+        Run::new(session, decide(done.result))
     }
 }
 

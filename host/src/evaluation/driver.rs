@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use erynoa_core::BudgetLimits;
 
+use super::{Decision, Effect, Evaluation, Failure, Policy, Run};
 use crate::Request;
-use crate::engine::{Decision, Effect, Evaluation, Failure, Policy};
-use crate::session::{Session, Tape};
+use crate::evaluation::{Session, Tape};
 use crate::state::{StateEvent, UnifiedState};
 
 /// How often an evaluation whose reads went stale is run again. Policies are
@@ -37,11 +37,14 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
     let (decision, meter, changes) = loop {
         let session =
             Session::new(Arc::clone(&policy_id), state, request, limits).with_tape(tape.rewound());
-        let (mut session, outcome) = policy.run(session);
+        let Run {
+            mut session,
+            outcome,
+        } = policy.run(session);
         tape = session.take_tape();
-        let (view, handle, meter) = session.into_parts();
+        let (transaction, meter) = session.into_parts();
         match outcome {
-            Ok(d) if d.effect == Effect::Allow => match handle.commit(&view, &info.id) {
+            Ok(d) if d.effect == Effect::Allow => match transaction.commit(&info.id) {
                 Ok(changes) => break (Ok(d), meter, changes),
                 Err(conflict) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, "{conflict}; running the policy again");
@@ -55,7 +58,7 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
                     );
                 }
             },
-            other => break (other, meter, handle.discard()),
+            other => break (other, meter, transaction.discard()),
         }
     };
 

@@ -12,10 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value as Json, json};
 
 use crate::Request;
-use crate::state::{StateHandle, StateView, UnifiedState};
+use crate::state::{Transaction, UnifiedState};
 
-mod tape;
-pub use tape::{HostCallRecord, Tape};
+pub use super::tape::{HostCallRecord, Tape};
 
 /// Most log lines kept per evaluation; later ones are dropped.
 pub const MAX_LOG_LINES: u32 = 64;
@@ -63,8 +62,7 @@ impl From<Rejected> for CallError {
 pub struct Session {
     policy_id: Arc<str>,
     request: Request,
-    view: StateView,
-    handle: StateHandle,
+    transaction: Transaction,
     meter: Meter,
     started: Instant,
     timestamp: u64,
@@ -85,9 +83,8 @@ impl Session {
             .unwrap_or_else(unix_now);
         Self {
             policy_id,
-            view: StateView::new(Arc::clone(state), request.realm()),
+            transaction: Transaction::new(Arc::clone(state), request.realm()),
             request: request.clone(),
-            handle: StateHandle::default(),
             meter: Meter::new(limits),
             started: Instant::now(),
             timestamp,
@@ -204,8 +201,8 @@ impl Session {
         self.started
     }
 
-    pub(crate) fn into_parts(self) -> (StateView, StateHandle, Meter) {
-        (self.view, self.handle, self.meter)
+    pub(crate) fn into_parts(self) -> (Transaction, Meter) {
+        (self.transaction, self.meter)
     }
 
     /// Fails with [`Exhaustion::Timeout`] once the deadline has passed.
@@ -235,7 +232,7 @@ impl Session {
             |s| {
                 s.charge(HostCall::GetTrust)?;
                 check_did(did)?;
-                Ok(s.view.trust(did))
+                Ok(s.transaction.trust(did))
             },
         )
     }
@@ -263,7 +260,7 @@ impl Session {
             |s| {
                 s.charge(HostCall::HasCredential)?;
                 check_did(did)?;
-                Ok(s.view.has_credential(did, schema))
+                Ok(s.transaction.has_credential(did, schema))
             },
         )
     }
@@ -277,7 +274,7 @@ impl Session {
             |s| {
                 s.charge(HostCall::ResolveDid)?;
                 check_did(did)?;
-                Ok(s.view.resolve_did(did))
+                Ok(s.transaction.resolve_did(did))
             },
         )
     }
@@ -291,7 +288,7 @@ impl Session {
             |s| {
                 s.charge(HostCall::StoreGet)?;
                 check_store_key(store, key)?;
-                Ok(s.handle.get(&mut s.view, store, key))
+                Ok(s.transaction.get(store, key))
             },
         )
     }
@@ -306,7 +303,7 @@ impl Session {
                 s.charge(HostCall::StorePut { bytes: value.len() })?;
                 check_store_key(store, key)?;
                 check_value(value)?;
-                s.handle.put(store, key, value);
+                s.transaction.put(store, key, value);
                 Ok(())
             },
         )
@@ -321,7 +318,7 @@ impl Session {
             |s| {
                 s.charge(HostCall::StoreDelete)?;
                 check_store_key(store, key)?;
-                Ok(s.handle.delete(&mut s.view, store, key))
+                Ok(s.transaction.delete(store, key))
             },
         )
     }
@@ -406,8 +403,8 @@ impl Session {
                 s.charge(HostCall::EmitEvent {
                     bytes: payload.len(),
                 })?;
-                check_event(event_type, payload, s.handle.event_count())?;
-                s.handle.emit(event_type, payload);
+                check_event(event_type, payload, s.transaction.event_count())?;
+                s.transaction.emit(event_type, payload);
                 Ok(())
             },
         )

@@ -1,0 +1,127 @@
+//! ECL on either back end: the [`ExecutionMode`] that picks one, loading
+//! source as a component, and the compiled policy that keeps its bytecode
+//! for budgets only the VM can honour exactly.
+
+use std::sync::Arc;
+
+use super::LoadError;
+use super::bytecode::{BytecodeEngine, BytecodePolicy};
+use super::component::{ComponentEngine, ComponentPolicy};
+use crate::evaluation::{Policy, PolicyInfo, Run, Session};
+use crate::trust_store::Capability;
+
+/// Which back end runs an ECL policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExecutionMode {
+    /// The legacy VM, the built-in engine: nothing to compile, the fastest
+    /// start, about as fast as a component on small policies.
+    Legacy,
+    /// The policy compiled to a component: fresh isolated instance per
+    /// request, several times faster on arithmetic-heavy policies. An
+    /// evaluation whose budget allows a smaller operand stack than the
+    /// program's deepest runs on the VM, which stops at the exact instruction.
+    Wasm,
+    /// [`ExecutionMode::Wasm`] when the policy has at least
+    /// [`AUTO_WASM_THRESHOLD`] instructions, else the VM. The threshold is
+    /// where the benchmark (`docs/benchmarks.md`) shows the component's
+    /// faster instructions start to pay for its instantiation.
+    #[default]
+    Auto,
+}
+
+/// Instructions from which [`ExecutionMode::Auto`] compiles to a component.
+pub const AUTO_WASM_THRESHOLD: usize = 400;
+
+impl ExecutionMode {
+    /// The back end this mode picks for `program`.
+    pub fn resolve(self, program: &erynoa_ecl::Program) -> ExecutionMode {
+        match self {
+            ExecutionMode::Auto if program.code.len() >= AUTO_WASM_THRESHOLD => ExecutionMode::Wasm,
+            ExecutionMode::Auto => ExecutionMode::Legacy,
+            other => other,
+        }
+    }
+}
+
+impl ComponentEngine {
+    /// Loads policy `entry` (default: the first) of ECL `source` on the back
+    /// end `mode` picks. The source is admitted like any unsigned file (its
+    /// digest pinned in the trust store, or `Trust::AllowUnsigned`); the
+    /// component compiled from it carries that admission.
+    ///
+    /// ```
+    /// use erynoa_host::{ComponentEngine, ExecutionMode, PolicyEngine, Trust};
+    /// let engine = ComponentEngine::new(Default::default())?.with_trust(Trust::AllowUnsigned);
+    /// let policy = engine.load_ecl("p", r#"policy "p" { allow }"#, None, ExecutionMode::Wasm)?;
+    /// assert_eq!(policy.info().engine, "component");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn load_ecl(
+        &self,
+        id: &str,
+        source: &str,
+        entry: Option<&str>,
+        mode: ExecutionMode,
+    ) -> Result<Arc<dyn Policy>, LoadError> {
+        let vm = BytecodeEngine::new(self.trust().clone());
+        let mut admission = vm.admit(id, source.as_bytes())?;
+        let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Invalid {
+            reason: d.render(id, source),
+        })?;
+        match mode.resolve(&program) {
+            ExecutionMode::Wasm => {
+                let wasm =
+                    erynoa_ecl::component::compile(&program).map_err(|e| LoadError::Invalid {
+                        reason: e.to_string(),
+                    })?;
+                let max_stack = program.max_stack;
+                let on_vm = vm.finish(id, program.name, program.code, false, admission.clone())?;
+                if let Some(a) = &mut admission {
+                    // The host's own compiler, not the author, imports the
+                    // budget and reports the policy's gas itself.
+                    a.capabilities.insert(Capability::Budget);
+                    a.capabilities.insert(Capability::SelfMetering);
+                }
+                Ok(Arc::new(CompiledEcl {
+                    component: self.load_admitted(id, &wasm, admission)?,
+                    on_vm,
+                    max_stack,
+                }))
+            }
+            _ => Ok(Arc::new(vm.finish(
+                id,
+                program.name,
+                program.code,
+                false,
+                admission,
+            )?)),
+        }
+    }
+}
+
+/// ECL compiled to a component, with its bytecode beside it for budgets
+/// whose operand-stack limit is below the program's deepest stack: the VM
+/// fails at the exact instruction, which compiled code (unchecked, because
+/// its depth is bounded at compile time) cannot. Both back ends decide
+/// alike, so which one ran is not visible in the evaluation.
+struct CompiledEcl {
+    component: ComponentPolicy,
+    on_vm: BytecodePolicy,
+    max_stack: usize,
+}
+
+impl Policy for CompiledEcl {
+    fn info(&self) -> &PolicyInfo {
+        self.component.info()
+    }
+
+    fn run(&self, session: Session) -> Run {
+        let stack_limit = session.meter().limits().max_stack_depth as usize;
+        if stack_limit < self.max_stack {
+            self.on_vm.run(session)
+        } else {
+            // The stack limit was just checked against the program's depth.
+            self.component.run_instance(session)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! What an evaluation returns: the decision, or why the host denied.
+
+use std::time::Duration;
+
+use erynoa_core::{ErrorCode, Exhaustion, LayerTotals};
+use serde::Serialize;
+
+use super::Session;
+use crate::state::StateChanges;
+
+/// What [`Policy::run`](super::Policy::run) hands back: the session (its
+/// transaction and meter) and the decision or failure.
+#[derive(Debug)]
+pub struct Run {
+    /// The session the policy ran in.
+    pub session: Session,
+    /// What it decided, or why it could not.
+    pub outcome: Result<Decision, Failure>,
+}
+
+impl Run {
+    /// A run that ended with `outcome`.
+    pub fn new(session: Session, outcome: Result<Decision, Failure>) -> Self {
+        Self { session, outcome }
+    }
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    /// Allowed.
+    Allow,
+    /// Denied.
+    Deny,
+}
+
+/// What a policy decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// Allow or deny.
+    pub effect: Effect,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// Why the host denied instead of the policy deciding.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Failure {
+    /// The budget ran out.
+    #[error("{0}")]
+    Exhausted(Exhaustion),
+    /// The policy trapped (a panic, an `unreachable`, a bad memory access).
+    #[error("trap: {message}")]
+    Trap {
+        /// What the trap was, with the policy's panic message if it printed one.
+        message: String,
+    },
+    /// The policy returned an error instead of a decision.
+    #[error("policy error ({code}): {message}")]
+    PolicyError {
+        /// The error code, e.g. `invalid-argument`.
+        code: ErrorCode,
+        /// The policy's message.
+        message: String,
+    },
+    /// The policy's decision broke a rule of the contract.
+    #[error("invalid decision: {message}")]
+    InvalidDecision {
+        /// Which rule.
+        message: String,
+    },
+    /// The policy's reads went stale before its writes could commit, every try.
+    #[error(
+        "state conflict: the realm's stores kept changing while the policy ran ({attempts} attempts)"
+    )]
+    Conflict {
+        /// How often the evaluation was tried.
+        attempts: u32,
+    },
+    /// The host could not run the policy (e.g. every pooled instance is busy).
+    #[error("host: {message}")]
+    Host {
+        /// What failed.
+        message: String,
+    },
+}
+
+impl Failure {
+    /// A short, stable name: `out-of-gas`, `out-of-mana`, `timeout`, `memory`,
+    /// `stack`, `trap`, `policy-error`, `invalid-decision`, `conflict` or `host`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Exhausted(e) => e.kind(),
+            Failure::Trap { .. } => "trap",
+            Failure::PolicyError { .. } => "policy-error",
+            Failure::InvalidDecision { .. } => "invalid-decision",
+            Failure::Conflict { .. } => "conflict",
+            Failure::Host { .. } => "host",
+        }
+    }
+}
+
+/// The answer to one request.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// The policy's id.
+    pub policy_id: String,
+    /// Allow or deny. Fails closed: anything but a clean allow is a deny.
+    pub effect: Effect,
+    /// Why: the policy's reason, or the failure's description.
+    pub reason: Option<String>,
+    /// Set when the host denied because something went wrong.
+    pub failure: Option<Failure>,
+    /// Gas used (raw amounts, all layers), as counted against the limit.
+    pub gas_used: u64,
+    /// Priced gas per layer.
+    pub gas: LayerTotals,
+    /// Mana used.
+    pub mana_used: u64,
+    /// Wall-clock time of the whole evaluation.
+    #[serde(rename = "duration_us", serialize_with = "as_micros")]
+    pub duration: Duration,
+    /// The writes and events: applied if allowed, discarded otherwise.
+    pub changes: StateChanges,
+}
+
+fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+impl Evaluation {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        self.effect == Effect::Allow
+    }
+}
