@@ -829,6 +829,8 @@ pub fn weighted_avg(t: &[f64; 6], w: &[Value]) -> Result<f64, VmError> {
     for (slot, v) in weights.iter_mut().zip(w) {
         match v {
             Value::Number(n) => *slot = *n,
+            // As the legacy `as_number` reads a bool.
+            Value::Bool(b) => *slot = if *b { 1.0 } else { 0.0 },
             _ => return Err(VmError::Domain(message::WEIGHT.into())),
         }
     }

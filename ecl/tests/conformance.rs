@@ -753,6 +753,12 @@ fn b13_to_b22_math_strings_arrays_time() {
         bc(&[tv(t), w(vec![0.0; 6]), TrustWeightedAvg, Return]).0,
         Ok(n(0.0))
     );
+    // Weights are read as `as_number` reads values: a bool is 1.0 or 0.0.
+    let bools = vec![b(true), n(0.0), n(0.0), n(0.0), b(false), n(0.0)];
+    assert_eq!(
+        bc(&[tv(t), arr(bools), TrustWeightedAvg, Return]),
+        (Ok(n(0.8)), 19)
+    );
     assert_eq!(
         bc(&[tv(t), w(vec![1.0; 5]), TrustWeightedAvg, Return]).0,
         Err("TrustWeightedAvg requires 6 weights, got 5".into())

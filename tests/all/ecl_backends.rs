@@ -186,6 +186,65 @@ fn runtime_errors_fail_closed_alike() {
 }
 
 #[test]
+fn a_host_call_with_a_wrong_argument_costs_what_ran_before_it() {
+    // The instructions before the call are paid for even though the
+    // argument's type check fails before the host is called: `"x"` 1,
+    // `param` 2 and `"kyc"` 1; `"who"` 1 and `param` 2. Compiled code
+    // reported 0 for both before it charged the run first.
+    let state = r#"{"trust": {"did:erynoa:self:alice": 0.9}}"#;
+    let request = Request::builder(ALICE, "r")
+        .param("x", Value::Number(5.0))
+        .param("who", Value::Number(5.0))
+        .build();
+    for (src, gas) in [
+        (
+            r#"policy "t" { require has_credential(param("x"), "kyc") }"#,
+            4,
+        ),
+        (
+            r#"policy "t" { require load_trust(param("who")).R > 0 }"#,
+            3,
+        ),
+        (r#"policy "t" { log(param("x"))  allow }"#, 3),
+        (
+            r#"policy "t" { store_put("s", "k", param("x"))  allow }"#,
+            5,
+        ),
+    ] {
+        let e = agree(src, state, &request, BudgetLimits::default());
+        assert_eq!(
+            e.failure.as_ref().map(|f| f.kind()),
+            Some("policy-error"),
+            "{src}"
+        );
+        assert_eq!(e.gas_used, gas, "{src}");
+    }
+}
+
+#[test]
+fn bool_weights_count_as_one_and_zero_on_both_back_ends() {
+    let state = r#"{"trust": {"did:erynoa:self:alice": {"r": 0.8, "i": 0.7, "c": 0.6, "p": 0.5, "v": 0.4, "omega": 0.3}}}"#;
+    let request = Request::builder(ALICE, "r").build();
+    let e = agree(
+        r#"policy "t" { return trust_weighted_avg(caller.trust, [true, 0, 0, 0, false, 0]) == 0.8 }"#,
+        state,
+        &request,
+        BudgetLimits::default(),
+    );
+    assert!(e.is_allowed(), "{e:?}");
+    let e = agree(
+        r#"policy "t" { return trust_weighted_avg(caller.trust, [true, 0, 0, 0, null, 0]) > 0 }"#,
+        state,
+        &request,
+        BudgetLimits::default(),
+    );
+    assert_eq!(
+        e.reason.as_deref(),
+        Some("policy error (internal): Weight must be a number")
+    );
+}
+
+#[test]
 fn running_out_of_gas_stops_at_the_same_instruction() {
     let src = r#"policy "t" {
         let a = param("amount") * 2 + 1 - 3 * 4
@@ -367,7 +426,15 @@ mod generate {
                     2 => "deny".to_owned(),
                     _ => format!("return {}", self.boolean(2)),
                 },
-                6 => format!("log(str({}))", self.num(1)),
+                // Host calls whose argument may have the wrong type: the
+                // instructions before are paid for before the coercion fails.
+                6 => match self.rng.below(5) {
+                    0 => "log(param(\"wrong\"))".to_owned(),
+                    1 => "store_put(\"s\", param(\"wrong\"), \"v\")".to_owned(),
+                    2 => "emit_event(param(\"wrong\"), \"p\")".to_owned(),
+                    3 => "let gone = store_delete(\"s\", param(\"wrong\"))".to_owned(),
+                    _ => format!("log(str({}))", self.num(1)),
+                },
                 7 => format!(
                     "store_put(\"s\", \"k{}\", str({}))",
                     self.rng.below(3),
@@ -394,9 +461,21 @@ mod generate {
         fn num(&mut self, depth: usize) -> String {
             let leaf = depth == 0 || self.rng.below(3) == 0;
             if leaf {
-                let choice = self.rng.below(if self.nums.is_empty() { 10 } else { 12 });
+                let choice = self.rng.below(if self.nums.is_empty() { 12 } else { 14 });
                 return match choice {
                     9 => "time_since(now() - 60)".to_owned(),
+                    10 => format!(
+                        "load_trust(param(\"wrong\")).{}",
+                        self.rng.pick(&["R", "omega"])
+                    ),
+                    // Weights that are bools (1.0 or 0.0), numbers or null.
+                    11 => format!(
+                        "trust_weighted_avg(caller.trust, [{}, {}, 1, 0, {}, {}])",
+                        self.rng.pick(&["true", "false", "null", "0.5"]),
+                        self.rng.pick(&["true", "false", "2"]),
+                        self.rng.pick(&["true", "false"]),
+                        self.rng.pick(&["1", "param(\"flag\")"]),
+                    ),
                     0 | 1 => format!("{}", self.rng.below(20) as f64 / 4.0 - 1.0),
                     2 => "param(\"amount\")".to_owned(),
                     3 => "param(\"n\")".to_owned(),
@@ -440,8 +519,10 @@ mod generate {
         fn boolean(&mut self, depth: usize) -> String {
             let leaf = depth == 0 || self.rng.below(3) == 0;
             if leaf {
-                let choice = self.rng.below(if self.bools.is_empty() { 7 } else { 9 });
+                let choice = self.rng.below(if self.bools.is_empty() { 9 } else { 11 });
                 return match choice {
+                    7 => "has_credential(param(\"wrong\"), \"kyc\")".to_owned(),
+                    8 => "resolve_did(param(\"wrong\"))".to_owned(),
                     0 => self.rng.pick(&["true", "false", "null"]).to_owned(),
                     1 => format!("credential(\"{}\")", self.rng.pick(&["kyc", "admin"])),
                     2 => "has_credential(param(\"to\"), \"kyc\")".to_owned(),
@@ -491,8 +572,15 @@ proptest::proptest! {
         let wasm = erynoa_ecl::component::compile(&program).unwrap_or_else(|e| panic!("{e}\n{src}"));
         let component = engine().load_component("g", &wasm).unwrap_or_else(|e| panic!("{e}\n{src}"));
         let mut rng = generate::Rng::new(seed.rotate_left(17));
-        for (amount, caller) in [(250.0, ALICE), (0.0, BOB), (-3.5, ALICE), (f64::NAN, BOB)] {
+        let wrong = [
+            Value::Number(5.0),
+            Value::Bool(true),
+            Value::Did(BOB.into()),
+            Value::Text("k".into()),
+        ];
+        for ((amount, caller), wrong) in [(250.0, ALICE), (0.0, BOB), (-3.5, ALICE), (f64::NAN, BOB)].into_iter().zip(wrong) {
             let request = Request::builder(caller, "finance")
+                .param("wrong", wrong)
                 .param("amount", Value::Number(amount))
                 .param("n", Value::Text("7".into()))
                 .param("note", Value::Text("hi".into()))

@@ -22,6 +22,9 @@ impl Translator<'_> {
         match op {
             O::LoadTrust => {
                 let t = self.pop(at)?;
+                // The instructions before are paid for before an argument can fail
+                // its coercion, as the VM paid for each as it ran.
+                self.charge_run();
                 self.coerce_text(t, E_DID, at)?;
                 let did = self.scratch(I64);
                 self.b.i(Ins::LocalSet(did));
@@ -49,6 +52,9 @@ impl Translator<'_> {
             O::HasCredential => {
                 let ts = self.pop(at)?;
                 let td = self.pop(at)?;
+                // The instructions before are paid for before an argument can fail
+                // its coercion, as the VM paid for each as it ran.
+                self.charge_run();
                 self.coerce_text(ts, E_STRING, at)?;
                 let schema = self.scratch(I64);
                 self.b.i(Ins::LocalSet(schema));
@@ -69,6 +75,9 @@ impl Translator<'_> {
             }
             O::ResolveDid => {
                 let t = self.pop(at)?;
+                // The instructions before are paid for before an argument can fail
+                // its coercion, as the VM paid for each as it ran.
+                self.charge_run();
                 self.coerce_text(t, E_DID, at)?;
                 let did = self.scratch(I64);
                 self.b.i(Ins::LocalSet(did));
@@ -133,6 +142,9 @@ impl Translator<'_> {
             }
             O::Log => {
                 let t = self.pop(at)?;
+                // The instructions before are paid for before an argument can fail
+                // its coercion, as the VM paid for each as it ran.
+                self.charge_run();
                 self.coerce_text(t, E_STRING, at)?;
                 let msg = self.scratch(I64);
                 self.b.i(Ins::LocalSet(msg));
@@ -145,6 +157,9 @@ impl Translator<'_> {
             O::StoreGet | O::StoreDelete => {
                 let tk = self.pop(at)?;
                 let ts = self.pop(at)?;
+                // The instructions before are paid for before an argument can fail
+                // its coercion, as the VM paid for each as it ran.
+                self.charge_run();
                 self.coerce_text(tk, E_STRING, at)?;
                 let key = self.scratch(I64);
                 self.b.i(Ins::LocalSet(key));
@@ -195,6 +210,9 @@ impl Translator<'_> {
                 let put = matches!(op, O::StorePut);
                 let count = if put { 3 } else { 2 };
                 let mut texts = Vec::new();
+                // The instructions before are paid for before an argument can fail
+                // its coercion, as the VM paid for each as it ran.
+                self.charge_run();
                 for _ in 0..count {
                     let t = self.pop(at)?;
                     self.coerce_text(t, E_STRING, at)?;

@@ -77,7 +77,35 @@ impl Translator<'_> {
     /// `TrustWeightedAvg` over the array in `w` and the vector in `p`.
     pub(super) fn weighted_avg(&mut self, w: u32, p: u32) {
         let (total, sum, k) = (self.scratch(F64), self.scratch(F64), self.scratch(I32));
-        // Six weights, all numbers.
+        let tag = self.scratch(I32);
+        // Weight `k`, a number or a bool read as 1.0 or 0.0 (as the legacy
+        // `as_number` reads it), once the first loop has checked its tag.
+        let weight = {
+            let at = |offset| {
+                [
+                    Ins::LocalGet(w),
+                    Ins::LocalGet(k),
+                    Ins::I32Const(16),
+                    Ins::I32Mul,
+                    Ins::I32Add,
+                    Ins::I32Load(mem(offset, 2)),
+                ]
+            };
+            let mut v = at(8).to_vec();
+            v.extend([
+                Ins::I32Const(T_BOOL),
+                Ins::I32Eq,
+                Ins::If(BlockType::Result(F64)),
+            ]);
+            // A boxed bool holds 0 or 1 in its payload's low word.
+            v.extend(at(16));
+            v.extend([Ins::F64ConvertI32U, Ins::Else]);
+            v.extend(at(16)[..5].iter().cloned());
+            v.extend([Ins::F64Load(mem(16, 3)), Ins::End]);
+            v
+        };
+        let weight_again = weight.clone();
+        // Six weights, all numbers or bools.
         self.b.all([
             Ins::LocalGet(w),
             Ins::I32Load(mem(0, 2)),
@@ -107,20 +135,20 @@ impl Translator<'_> {
             Ins::I32Mul,
             Ins::I32Add,
             Ins::I32Load(mem(8, 2)),
+            Ins::LocalSet(tag),
+            Ins::LocalGet(tag),
             Ins::I32Const(T_NUMBER),
             Ins::I32Ne,
+            Ins::LocalGet(tag),
+            Ins::I32Const(T_BOOL),
+            Ins::I32Ne,
+            Ins::I32And,
             Ins::If(BlockType::Empty),
         ]);
         self.record_err(err::WEIGHT, 3);
+        self.b.all([Ins::End, Ins::LocalGet(total)]);
+        self.b.all(weight);
         self.b.all([
-            Ins::End,
-            Ins::LocalGet(total),
-            Ins::LocalGet(w),
-            Ins::LocalGet(k),
-            Ins::I32Const(16),
-            Ins::I32Mul,
-            Ins::I32Add,
-            Ins::F64Load(mem(16, 3)),
             Ins::F64Add,
             Ins::LocalSet(total),
             Ins::LocalGet(k),
@@ -145,12 +173,9 @@ impl Translator<'_> {
             Ins::I32Mul,
             Ins::I32Add,
             Ins::F64Load(mem(0, 3)),
-            Ins::LocalGet(w),
-            Ins::LocalGet(k),
-            Ins::I32Const(16),
-            Ins::I32Mul,
-            Ins::I32Add,
-            Ins::F64Load(mem(16, 3)),
+        ]);
+        self.b.all(weight_again);
+        self.b.all([
             Ins::F64Mul,
             Ins::F64Add,
             Ins::LocalSet(sum),

@@ -785,8 +785,6 @@
       block ;; label = @2
         global.get 6
         i64.const 5196910428163
-        local.set 10
-        local.set 11
         global.get 1
         i64.const 2
         i64.lt_s
@@ -803,6 +801,8 @@
         i64.const 2
         i64.add
         global.set 2
+        local.set 10
+        local.set 11
         call 11
         local.get 11
         i64.const 32
@@ -873,7 +873,6 @@
           br 2 (;@1;)
         end
         global.get 6
-        local.set 13
         global.get 1
         i64.const 1
         i64.lt_s
@@ -890,6 +889,7 @@
         i64.const 1
         i64.add
         global.set 2
+        local.set 13
         call 11
         local.get 13
         i64.const 32

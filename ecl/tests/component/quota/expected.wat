@@ -791,8 +791,6 @@
       block ;; label = @2
         i64.const 5119601016837
         global.get 6
-        local.set 10
-        local.set 11
         global.get 1
         i64.const 2
         i64.lt_s
@@ -809,6 +807,8 @@
         i64.const 2
         i64.add
         global.set 2
+        local.set 10
+        local.set 11
         call 15
         local.get 11
         i64.const 32
@@ -899,9 +899,6 @@
           i64.const 5119601016837
           global.get 6
           i64.const 5274219839489
-          local.set 15
-          local.set 16
-          local.set 17
           global.get 1
           i64.const 3
           i64.lt_s
@@ -918,6 +915,9 @@
           i64.const 3
           i64.add
           global.set 2
+          local.set 15
+          local.set 16
+          local.set 17
           call 15
           local.get 17
           i64.const 32
@@ -960,8 +960,6 @@
           global.set 1
           i64.const 5342939316234
           i64.const 5274219839489
-          local.set 18
-          local.set 19
           global.get 1
           i64.const 2
           i64.lt_s
@@ -978,6 +976,8 @@
           i64.const 2
           i64.add
           global.set 2
+          local.set 18
+          local.set 19
           call 15
           local.get 19
           i64.const 32
@@ -1160,9 +1160,6 @@
         i32.const 64
         i64.load32_u offset=4
         i64.or
-        local.set 25
-        local.set 26
-        local.set 27
         global.get 1
         i64.const 10
         i64.lt_s
@@ -1179,6 +1176,9 @@
         i64.const 10
         i64.add
         global.set 2
+        local.set 25
+        local.set 26
+        local.set 27
         call 15
         local.get 27
         i64.const 32
@@ -1221,8 +1221,6 @@
         global.set 1
         i64.const 5119601016837
         i64.const 5720896438277
-        local.set 28
-        local.set 29
         global.get 1
         i64.const 2
         i64.lt_s
@@ -1239,6 +1237,8 @@
         i64.const 2
         i64.add
         global.set 2
+        local.set 28
+        local.set 29
         call 15
         local.get 29
         i64.const 32

@@ -782,7 +782,6 @@
     block ;; label = @1
       block ;; label = @2
         global.get 6
-        local.set 10
         global.get 1
         i64.const 1
         i64.lt_s
@@ -799,6 +798,7 @@
         i64.const 1
         i64.add
         global.set 2
+        local.set 10
         call 10
         local.get 10
         i64.const 32

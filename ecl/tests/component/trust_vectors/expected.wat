@@ -756,7 +756,7 @@
     i32.const 160
   )
   (func (;25;) (type 18) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-    (local i64 i32 i32 f64 f64 f64 f64 f64 f64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 f64 f64 i32 f64 f64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i32 i32 i32 f64 f64 i32 f64 i64)
+    (local i64 i32 i32 f64 f64 f64 f64 f64 f64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 f64 f64 i32 f64 f64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i32 i32 i32 f64 f64 i32 i32 f64 i64)
     local.get 0
     i64.extend_i32_u
     i64.const 32
@@ -782,7 +782,6 @@
     block ;; label = @1
       block ;; label = @2
         global.get 6
-        local.set 10
         global.get 1
         i64.const 1
         i64.lt_s
@@ -799,6 +798,7 @@
         i64.const 1
         i64.add
         global.set 2
+        local.set 10
         call 10
         local.get 10
         i64.const 32
@@ -1379,8 +1379,14 @@
             i32.mul
             i32.add
             i32.load offset=8
+            local.set 53
+            local.get 53
             i32.const 2
             i32.ne
+            local.get 53
+            i32.const 1
+            i32.ne
+            i32.and
             if ;; label = @5
               i32.const 10
               global.set 3
@@ -1392,7 +1398,25 @@
             i32.const 16
             i32.mul
             i32.add
-            f64.load offset=16
+            i32.load offset=8
+            i32.const 1
+            i32.eq
+            if (result f64) ;; label = @5
+              local.get 48
+              local.get 52
+              i32.const 16
+              i32.mul
+              i32.add
+              i32.load offset=16
+              f64.convert_i32_u
+            else
+              local.get 48
+              local.get 52
+              i32.const 16
+              i32.mul
+              i32.add
+              f64.load offset=16
+            end
             f64.add
             local.set 50
             local.get 52
@@ -1422,7 +1446,25 @@
             i32.const 16
             i32.mul
             i32.add
-            f64.load offset=16
+            i32.load offset=8
+            i32.const 1
+            i32.eq
+            if (result f64) ;; label = @5
+              local.get 48
+              local.get 52
+              i32.const 16
+              i32.mul
+              i32.add
+              i32.load offset=16
+              f64.convert_i32_u
+            else
+              local.get 48
+              local.get 52
+              i32.const 16
+              i32.mul
+              i32.add
+              f64.load offset=16
+            end
             f64.mul
             f64.add
             local.set 51
@@ -1442,8 +1484,8 @@
         f64.le
         select
         f64.const 0x0p+0 (;=0;)
-        local.set 53
-        local.get 53
+        local.set 54
+        local.get 54
         f64.ge
         global.get 1
         i64.const 3
@@ -1611,7 +1653,7 @@
       return
     end
     i64.const 5927054868485
-    local.set 54
+    local.set 55
     global.get 3
     i32.const 1
     i32.eq
@@ -1635,21 +1677,21 @@
       i32.add
       i64.load
       call 21
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 2
     i32.eq
     if ;; label = @1
       i64.const 6012954214416
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 3
     i32.eq
     if ;; label = @1
       i64.const 6081673691150
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 5
@@ -1658,7 +1700,7 @@
       i64.const 6141803233326
       i64.const 6339371728897
       call 21
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 6
@@ -1667,7 +1709,7 @@
       i64.const 6343666696231
       i64.const 6339371728897
       call 21
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 7
@@ -1680,7 +1722,7 @@
       call 21
       i64.const 6339371728897
       call 21
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 8
@@ -1697,7 +1739,7 @@
       call 21
       i64.const 6841882902529
       call 21
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 9
@@ -1707,14 +1749,14 @@
       global.get 4
       call 20
       call 21
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 10
     i32.eq
     if ;; label = @1
       i64.const 7022271528983
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 11
@@ -1723,7 +1765,7 @@
       i64.const 7121055776782
       global.get 5
       call 21
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 12
@@ -1738,14 +1780,14 @@
       i32.add
       i64.load
       call 21
-      local.set 54
+      local.set 55
     end
     global.get 3
     i32.const 13
     i32.eq
     if ;; label = @1
       global.get 5
-      local.set 54
+      local.set 55
     end
     global.get 10
     i32.const 4
@@ -1764,9 +1806,9 @@
       call 21
       i64.const 7477538062348
       call 21
-      local.set 54
+      local.set 55
     end
-    local.get 54
+    local.get 55
     global.set 11
     i32.const 128
     i32.const 1
