@@ -765,3 +765,58 @@ fn trust_edits_keep_comments_and_refuse_what_would_not_load() {
     let text = std::fs::read_to_string(dir.join("trust.toml")).expect("read");
     assert!(text.contains("revoked = [\"ops\"]"), "{text}");
 }
+
+#[test]
+fn ecl_that_does_not_compile_says_so_and_failures_read_alike_in_json() {
+    let dir = scratch("eclerr");
+    std::fs::write(
+        dir.join("bad.ecl"),
+        "policy \"p\" {\n    require amout > 1\n}\n",
+    )
+    .expect("bad");
+    std::fs::write(
+        dir.join("p.ecl"),
+        "policy \"p\" { require 1 + 1 + 1 > 0  allow }",
+    )
+    .expect("p");
+    std::fs::write(dir.join("r.json"), r#"{"caller": "did:e:a"}"#).expect("request");
+    let out = erynoa(
+        &dir,
+        &[
+            "run",
+            "--allow-unsigned",
+            "-p",
+            "bad.ecl@legacy",
+            "-r",
+            "r.json",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out)
+            .contains("the ECL source does not compile:\nerror[E0200]: unknown name `amout`"),
+        "{}",
+        stderr(&out)
+    );
+    // The JSON names a failure as the text output does.
+    let out = erynoa(
+        &dir,
+        &[
+            "run",
+            "--allow-unsigned",
+            "-p",
+            "p.ecl@legacy",
+            "-r",
+            "r.json",
+            "--gas",
+            "2",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["failure"]["kind"], "out-of-gas", "{v}");
+    assert_eq!(
+        v["failure"]["message"], "out-of-gas: used 4 of 2 gas",
+        "{v}"
+    );
+}

@@ -111,7 +111,7 @@ pub fn check(src: &str) -> Result<Vec<Program>, Diagnostics> {
         }
         match Lowering::new(&consts).policy(p) {
             Ok(prog) => out.push(prog),
-            Err(d) => errors.push(d),
+            Err(d) => errors.extend(d),
         }
     }
     if errors.is_empty() {
@@ -140,7 +140,9 @@ pub fn compile_file(file: &File, entry: Option<&str>) -> Result<Program, Diagnos
             )
         })?,
     };
-    Ok(Lowering::new(&consts).policy(policy)?)
+    Lowering::new(&consts)
+        .policy(policy)
+        .map_err(|items| Diagnostics { items })
 }
 
 /// Compiles one expression followed by `Return` (the REPL's `eval`).
@@ -230,7 +232,14 @@ struct Lowering<'c> {
     locals: u16,
     depth: usize,
     max_depth: usize,
+    /// Errors of statements so far; lowering goes on after one, so that an
+    /// author sees every error of a file, not only the first.
+    errors: Vec<Diagnostic>,
 }
+
+/// Most errors reported for one policy: past that, the rest are usually
+/// consequences of the first.
+pub const MAX_ERRORS: usize = 20;
 
 /// Growth-only edit distance for suggestions.
 fn distance(a: &str, b: &str) -> usize {
@@ -274,6 +283,7 @@ impl<'c> Lowering<'c> {
             locals: 0,
             depth: 0,
             max_depth: 0,
+            errors: Vec::new(),
         }
     }
 
@@ -304,28 +314,50 @@ impl<'c> Lowering<'c> {
         }
     }
 
-    fn policy(mut self, p: &Policy) -> Result<Program, Diagnostic> {
-        self.block(&p.body)?;
+    fn policy(mut self, p: &Policy) -> Result<Program, Vec<Diagnostic>> {
+        self.block(&p.body).map_err(|d| vec![d])?;
+        if !self.errors.is_empty() {
+            return Err(self.errors);
+        }
         self.emit(OpCode::PushConst(Value::Bool(true)));
         self.emit(OpCode::Return);
         if self.max_depth > MAX_STACK {
-            return Err(Diagnostic::new(
-                "E0209",
-                p.span.start..p.span.start + 6,
-                format!(
-                    "policy `{}` needs a stack of {} values; the limit is {MAX_STACK}",
-                    p.name, self.max_depth
-                ),
-            )
-            .help("split large array literals or expressions with `let`"));
+            return Err(vec![
+                Diagnostic::new(
+                    "E0209",
+                    p.span.start..p.span.start + 6,
+                    format!(
+                        "policy `{}` needs a stack of {} values; the limit is {MAX_STACK}",
+                        p.name, self.max_depth
+                    ),
+                )
+                .help("split large array literals or expressions with `let`"),
+            ]);
         }
         Ok(self.finish(p.name.clone()))
     }
 
+    /// Lowers each statement of `b`. A statement with an error is recorded
+    /// and skipped (its code dropped, a `let` declared as known only at run
+    /// time, so that later uses do not fail again) and the next one lowered,
+    /// up to [`MAX_ERRORS`].
     fn block(&mut self, b: &Block) -> Result<(), Diagnostic> {
         self.scopes.push(HashMap::new());
         for s in &b.stmts {
-            self.stmt(s)?;
+            if self.errors.len() >= MAX_ERRORS {
+                break;
+            }
+            let (code, depth) = (self.code.len(), self.depth);
+            if let Err(d) = self.stmt(s) {
+                self.errors.push(d);
+                self.code.truncate(code);
+                self.depth = depth;
+                if let StmtKind::Let(name, ..) = &s.kind
+                    && let Some(scope) = self.scopes.last_mut()
+                {
+                    scope.insert(name.clone(), (0, Ty::Any));
+                }
+            }
         }
         self.scopes.pop();
         Ok(())
@@ -827,5 +859,34 @@ pub fn stack_effect(op: &OpCode) -> (usize, usize) {
         Clamp | Lerp => (3, 1),
         MakeArray(n) => (*n as usize, 1),
         Jump(_) | Call(..) | Return | Halt | Abort | Deny => (0, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(src: &str) -> Vec<&'static str> {
+        match check(src) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.items.iter().map(|d| d.code).collect(),
+        }
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported_once() {
+        let src = "policy \"p\" {\n let a = amout + 1\n require a > 1\n require foo(1)\n require caller.trust.r > 0.5\n allow\n}\n\
+                   policy \"q\" { require nope }";
+        // `a` failed, so it is declared for the lines after it: no cascade.
+        assert_eq!(codes(src), ["E0200", "E0201", "E0204", "E0200"]);
+    }
+
+    #[test]
+    fn errors_are_capped_per_policy() {
+        let body: String = (0..50).map(|i| format!("require x{i}\n")).collect();
+        assert_eq!(
+            codes(&format!("policy \"p\" {{\n{body}}}")).len(),
+            MAX_ERRORS
+        );
     }
 }

@@ -21,6 +21,7 @@ pub fn parse(src: &str) -> Result<(File, Vec<Comment>), Diagnostic> {
         tokens,
         pos: 0,
         depth: 0,
+        blocks: 0,
     };
     let file = p.file()?;
     Ok((file, comments))
@@ -34,6 +35,7 @@ pub fn parse_expr(src: &str) -> Result<Expr, Diagnostic> {
         tokens,
         pos: 0,
         depth: 0,
+        blocks: 0,
     };
     let e = p.expr()?;
     p.expect(&Tok::Eof, "the end of the expression")?;
@@ -44,7 +46,10 @@ struct Parser<'a> {
     src: &'a str,
     tokens: Vec<Token>,
     pos: usize,
+    /// Levels of nesting open: expressions and blocks.
     depth: usize,
+    /// Of those, blocks.
+    blocks: usize,
 }
 
 impl Parser<'_> {
@@ -99,17 +104,40 @@ impl Parser<'_> {
         }
     }
 
+    /// One more level of expression nesting.
     fn nest(&mut self) -> Result<(), Diagnostic> {
+        self.deeper()
+    }
+
+    /// One more level of block nesting: a block, or a link of an
+    /// `else if` chain (undone with [`Parser::unnest_block`]).
+    fn nest_block(&mut self) -> Result<(), Diagnostic> {
+        self.blocks += 1;
+        self.deeper()
+    }
+
+    fn unnest_block(&mut self) {
+        self.blocks -= 1;
+        self.depth -= 1;
+    }
+
+    fn deeper(&mut self) -> Result<(), Diagnostic> {
         self.depth += 1;
-        if self.depth > MAX_NESTING {
-            return Err(Diagnostic::new(
-                "E0101",
-                self.span(),
-                format!("nested more than {MAX_NESTING} levels deep"),
-            )
-            .help("split the expression with `let`, e.g. `let part = a + b` and then `part + c`"));
+        if self.depth <= MAX_NESTING {
+            return Ok(());
         }
-        Ok(())
+        // Say what the author can change: mostly blocks, or an expression.
+        let help = if self.blocks * 2 >= self.depth {
+            "nest fewer blocks: leave early with `require` or `deny`, or join conditions with `&&`"
+        } else {
+            "split the expression with `let`, e.g. `let part = a + b` and then `part + c`"
+        };
+        Err(Diagnostic::new(
+            "E0101",
+            self.span(),
+            format!("nested more than {MAX_NESTING} levels deep"),
+        )
+        .help(help))
     }
 
     fn file(&mut self) -> Result<File, Diagnostic> {
@@ -195,13 +223,13 @@ impl Parser<'_> {
 
     fn block(&mut self) -> Result<Block, Diagnostic> {
         self.expect(&Tok::LBrace, "`{`")?;
-        self.nest()?;
+        self.nest_block()?;
         let mut stmts = Vec::new();
         loop {
             while self.eat(&Tok::Semi) {}
             if *self.peek() == Tok::RBrace {
                 let close = self.bump().span;
-                self.depth -= 1;
+                self.unnest_block();
                 return Ok(Block { stmts, close });
             }
             if *self.peek() == Tok::Eof {
@@ -304,19 +332,22 @@ impl Parser<'_> {
 
     fn if_stmt(&mut self) -> Result<Stmt, Diagnostic> {
         let start = self.bump().span.start;
-        self.nest()?;
+        // An `if` nests one level, through its block, as the author wrote it.
         let cond = self.expr()?;
         let then = self.block()?;
         let els = if self.eat(&Tok::Else) {
             if *self.peek() == Tok::If {
-                Some(Else::If(Box::new(self.if_stmt()?)))
+                // Each link of an `else if` chain nests the tree one level.
+                self.nest_block()?;
+                let chained = self.if_stmt()?;
+                self.unnest_block();
+                Some(Else::If(Box::new(chained)))
             } else {
                 Some(Else::Block(self.block()?))
             }
         } else {
             None
         };
-        self.depth -= 1;
         Ok(Stmt {
             kind: StmtKind::If(cond, then, els),
             span: start..self.prev_end(),
@@ -557,6 +588,32 @@ mod tests {
             ")".repeat(500)
         );
         assert_eq!(code(&deep), "E0101");
+    }
+
+    #[test]
+    fn nested_ifs_count_once_each() {
+        let nested = |n: usize| {
+            format!(
+                "policy \"t\" {{ {} allow {} }}",
+                "if true { ".repeat(n),
+                "}".repeat(n)
+            )
+        };
+        assert_eq!(code(&nested(100)), "ok");
+        let deep = parse(&nested(200)).unwrap_err();
+        assert_eq!(deep.code, "E0101");
+        assert!(
+            deep.help
+                .as_deref()
+                .unwrap_or("")
+                .contains("nest fewer blocks")
+        );
+        // A long `else if` chain is bounded too.
+        let chain = format!(
+            "policy \"t\" {{ if false {{ }} {} allow }}",
+            "else if false { } ".repeat(300)
+        );
+        assert_eq!(code(&chain), "E0101");
     }
 
     #[test]

@@ -137,3 +137,26 @@ fn a_long_operator_chain_is_refused_not_a_crash() {
         );
     }
 }
+
+#[test]
+fn the_deepest_accepted_nesting_compiles_on_a_small_stack() {
+    // Test threads have 2 MiB stacks; every pass over the tree recurses.
+    let ifs = format!(
+        "policy \"p\" {{ {} allow {} }}",
+        "if caller.trust.R >= 0 { ".repeat(126),
+        "}".repeat(126)
+    );
+    let sum = format!(
+        "policy \"p\" {{ require {}1 > 0 allow }}",
+        "1 + ".repeat(120)
+    );
+    let engine = ComponentEngine::new(Default::default())
+        .expect("engine")
+        .with_trust(Trust::AllowUnsigned);
+    for source in [ifs, sum] {
+        for mode in [ExecutionMode::Legacy, ExecutionMode::Wasm] {
+            let loaded = engine.load_ecl("p", &source, None, mode);
+            assert!(loaded.is_ok(), "{:?}", loaded.err().map(|e| e.to_string()));
+        }
+    }
+}

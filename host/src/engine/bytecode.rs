@@ -61,8 +61,8 @@ impl BytecodeEngine {
         entry: Option<&str>,
     ) -> Result<BytecodePolicy, LoadError> {
         let admission = self.admit(id, source.as_bytes())?;
-        let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Invalid {
-            reason: d.render(id, source),
+        let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Ecl {
+            diagnostics: d.render(id, source),
         })?;
         self.finish(id, program.name, program.code, false, admission)
     }

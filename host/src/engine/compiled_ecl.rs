@@ -65,8 +65,8 @@ impl ComponentEngine {
     ) -> Result<Arc<dyn Policy>, LoadError> {
         let vm = BytecodeEngine::new(self.trust().clone());
         let mut admission = vm.admit(id, source.as_bytes())?;
-        let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Invalid {
-            reason: d.render(id, source),
+        let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Ecl {
+            diagnostics: d.render(id, source),
         })?;
         match mode.resolve(&program) {
             ExecutionMode::Wasm => {

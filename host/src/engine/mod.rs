@@ -34,6 +34,13 @@ pub enum LoadError {
          (or wrap it with `wasm-tools component new`)"
     )]
     CoreModule,
+    /// ECL source that does not compile: the compiler's diagnostics, as
+    /// `erynoa ecl check` prints them.
+    #[error("the ECL source does not compile:\n{diagnostics}")]
+    Ecl {
+        /// The rendered diagnostics.
+        diagnostics: String,
+    },
     /// The component does not validate or compile.
     #[error("invalid component: {reason}")]
     Invalid {

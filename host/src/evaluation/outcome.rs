@@ -45,8 +45,10 @@ pub struct Decision {
 }
 
 /// Why the host denied instead of the policy deciding.
-#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
+///
+/// In JSON it is `{"kind", "message"}`, with the same kind the text output
+/// shows (`out-of-gas`, `trap`, ...), and its message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Failure {
     /// The budget ran out.
     #[error("{0}")]
@@ -85,6 +87,16 @@ pub enum Failure {
         /// What failed.
         message: String,
     },
+}
+
+impl Serialize for Failure {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut f = s.serialize_struct("Failure", 2)?;
+        f.serialize_field("kind", self.kind())?;
+        f.serialize_field("message", &self.to_string())?;
+        f.end()
+    }
 }
 
 impl Failure {
