@@ -820,3 +820,42 @@ fn ecl_that_does_not_compile_says_so_and_failures_read_alike_in_json() {
         "{v}"
     );
 }
+
+#[test]
+fn repl_runs_statements_and_shows_the_decision() {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))
+        .args(["ecl", "repl"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the repl");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(
+            b"let a = 20\nrequire a > 10, \"small\"\nrequire a > 30, \"too small\"\nif a > 5 { deny \"big\" }\nreturn a == 21\nrequire a == null\n:q\n",
+        )
+        .expect("write");
+    let out = child.wait_with_output().expect("repl output");
+    assert_eq!(code(&out), 0);
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| l.split("    (").next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "a = 20",
+            "allow",
+            "deny: too small",
+            "deny: big",
+            "deny",
+            "deny: Assertion failed"
+        ],
+        "{}",
+        stdout(&out)
+    );
+}

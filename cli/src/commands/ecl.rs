@@ -202,7 +202,8 @@ fn pin(files: &[PathBuf]) -> anyhow::Result<ExitStatus> {
 
 fn repl() -> anyhow::Result<ExitStatus> {
     eprintln!(
-        "ECL, a line at a time: expressions, `let` and `const` (kept for later lines); \
+        "ECL, a line at a time: expressions, `let` and `const` (kept for later lines), and \
+         statements (`require`, `if`, `deny`, `allow`, `return`, calls), which show the decision; \
          `:bc EXPR` lists bytecode, `:reset` forgets the bindings, `:q` quits."
     );
     let mut bindings = Bindings::default();
@@ -244,13 +245,24 @@ fn repl() -> anyhow::Result<ExitStatus> {
         } else {
             format!("gas {} with the bindings", done.meter_gas)
         };
+        let statement = Bindings::is_statement(input);
         let shown = match done.result {
+            // A statement that ran to the end of the policy allows.
+            Ok(Outcome::Return(erynoa_ecl::bytecode::Value::Bool(true))) if statement => {
+                "allow".to_owned()
+            }
+            Ok(Outcome::Return(erynoa_ecl::bytecode::Value::Bool(false))) if statement => {
+                "deny".to_owned()
+            }
             Ok(Outcome::Return(v)) => {
                 // A binding is kept only once it evaluated.
                 bindings.keep(input);
                 v.to_string()
             }
             Ok(Outcome::Deny(r)) => format!("deny: {r}"),
+            // As the host decides: a failed `require` is a deny with its message.
+            Err(erynoa_ecl::vm::VmError::RequireFailed(m)) => format!("deny: {m}"),
+            Err(erynoa_ecl::vm::VmError::AssertionFailed) => "deny: Assertion failed".to_owned(),
             Err(e) => format!("error: {e}"),
         };
         match Bindings::bound_name(input) {
@@ -273,6 +285,18 @@ impl Bindings {
         self.consts.is_empty() && self.lets.is_empty()
     }
 
+    /// Whether `input` is a statement that decides (or a call made for its
+    /// effect) rather than an expression or a binding.
+    fn is_statement(input: &str) -> bool {
+        let first = input
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or_default();
+        matches!(first, "require" | "if" | "deny" | "allow" | "return")
+            || (["log", "store_put", "store_delete", "emit_event"].contains(&first)
+                && input[first.len()..].trim_start().starts_with('('))
+    }
+
     /// `x` of `let x = ...` or `const x = ...`.
     fn bound_name(input: &str) -> Option<&str> {
         let rest = input
@@ -293,6 +317,17 @@ impl Bindings {
         input: &str,
     ) -> Result<(String, erynoa_ecl::Program), (String, erynoa_ecl::Diagnostics)> {
         let bound = Self::bound_name(input);
+        if Self::is_statement(input) {
+            // The policy ends after it: falling off the end allows.
+            let source = format!(
+                "{}policy \"repl\" {{\n{}{input}\n}}\n",
+                self.consts, self.lets
+            );
+            return match erynoa_ecl::compile(&source, None) {
+                Ok(program) => Ok((source, program)),
+                Err(d) => Err((source, d)),
+            };
+        }
         if self.is_empty() && bound.is_none() {
             return erynoa_ecl::compile_expr(input)
                 .map(|p| (input.to_owned(), p))
