@@ -44,12 +44,32 @@ fn workloads() -> Vec<(&'static str, String)> {
         arith,
         "    require x{ROUNDS} > 0, \"negative\"\n    allow\n}}"
     );
+    // Parameter-heavy: 100 parameters read once each, about 150
+    // arithmetic operations (the sum of w_k * x_k * y_k over 50 pairs).
+    let mut params = String::from("policy \"params\" {\n");
+    for k in 1..=PAIRS {
+        let _ = writeln!(
+            params,
+            "    let s{k} = {} * param(\"x{k}\") * param(\"y{k}\")",
+            f64::from(k) / 100.0
+        );
+    }
+    let sum: Vec<String> = (1..=PAIRS).map(|k| format!("s{k}")).collect();
+    let _ = writeln!(
+        params,
+        "    require {} > 0, \"negative\"\n    allow\n}}",
+        sum.join(" + ")
+    );
     vec![
         ("trivial", "policy \"trivial\" { allow }\n".to_owned()),
         ("hostcalls", hostcalls),
         ("arith", arith),
+        ("params", params),
     ]
 }
+
+/// Pairs of parameters of the parameter-heavy workload.
+const PAIRS: u32 = 50;
 
 fn backends(c: &mut Criterion) {
     let engine = ComponentEngine::new(Default::default())
@@ -61,21 +81,35 @@ fn backends(c: &mut Criterion) {
     let state = Arc::new(UnifiedState::from_json(STATE).expect("state"));
     let limits = BudgetLimits::default();
     for (name, source) in workloads() {
-        let request = Request::builder("did:erynoa:self:alice", "finance")
+        let mut request = Request::builder("did:erynoa:self:alice", "finance")
             .action(name)
-            .param("n", Value::Number(3.0))
-            .build();
+            .param("n", Value::Number(3.0));
+        if name == "params" {
+            for k in 1..=PAIRS {
+                request = request
+                    .param(format!("x{k}"), Value::Number(f64::from(k)))
+                    .param(format!("y{k}"), Value::Number(2.0));
+            }
+        }
+        let request = request.build();
         let vm = engine
             .load_ecl(name, &source, None, ExecutionMode::Legacy)
             .expect("vm");
         let component = engine
             .load_ecl(name, &source, None, ExecutionMode::Wasm)
             .expect("component");
-        let engines: [(&str, &dyn Policy); 3] = [
+        let auto = engine
+            .load_ecl(name, &source, None, ExecutionMode::Auto)
+            .expect("auto");
+        let mut engines: Vec<(&str, &dyn Policy)> = vec![
             ("ecl-vm", &*vm),
             ("ecl-component", &*component),
-            ("rust-component", &rust),
+            ("ecl-auto", &*auto),
         ];
+        // The Rust guest has the first three workloads.
+        if name != "params" {
+            engines.push(("rust-component", &rust));
+        }
         let mut g = c.benchmark_group(format!("ecl/{name}"));
         for (label, policy) in engines {
             let answer = policy.evaluate(&state, &request, limits);

@@ -42,7 +42,7 @@ pub use erynoa_core::{
 };
 
 pub use crate::engine::bytecode::{BytecodeEngine, BytecodePolicy, capabilities};
-pub use crate::engine::compiled_ecl::{AUTO_WASM_THRESHOLD, ExecutionMode};
+pub use crate::engine::compiled_ecl::{Cost, ExecutionMode};
 pub use crate::engine::component::cache::CacheError;
 pub use crate::engine::component::{
     ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES, METERING_SECTION,

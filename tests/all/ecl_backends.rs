@@ -11,7 +11,10 @@ use erynoa_host::{
 
 use super::{ALICE, BOB, engine};
 
+/// The clock is fixed: with the real one, `now()` differs between the two
+/// runs whenever they straddle a second.
 pub const FIXTURE: &str = r#"{
+    "clock": 1700000000,
     "trust": {
         "did:erynoa:self:alice": {"r": 0.9, "i": 0.8, "c": 0.7, "p": 0.6, "v": 0.5, "omega": 0.4},
         "did:erynoa:self:bob": 0.2

@@ -43,11 +43,12 @@ pub(crate) enum Helper {
     Concat,
     HostErr,
     Contains,
+    StrCmp,
     Metadata,
     Evaluate,
 }
 
-pub(crate) const HELPERS: [Helper; 23] = [
+pub(crate) const HELPERS: [Helper; 24] = [
     Helper::Alloc,
     Helper::Realloc,
     Helper::StrEq,
@@ -69,6 +70,7 @@ pub(crate) const HELPERS: [Helper; 23] = [
     Helper::Concat,
     Helper::HostErr,
     Helper::Contains,
+    Helper::StrCmp,
     Helper::Metadata,
     Helper::Evaluate,
 ];
@@ -149,6 +151,7 @@ pub(crate) fn core_module(program: &Program) -> Result<Vec<u8>, ComponentError> 
             Helper::Concat => concat(&idx),
             Helper::HostErr => host_err(),
             Helper::Contains => array_contains(&idx),
+            Helper::StrCmp => str_cmp(),
             Helper::Metadata => metadata(&mut data, &program.name),
             Helper::Evaluate => Translator::new(program, &idx, &mut data, &tables).evaluate()?,
         });
@@ -276,4 +279,17 @@ pub(crate) fn metadata(data: &mut Data, name: &str) -> FunctionBody {
     }
     b.i(Ins::I32Const(META));
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Index::helper` finds a helper by its discriminant.
+    #[test]
+    fn helpers_are_listed_in_declaration_order() {
+        for (i, helper) in HELPERS.iter().enumerate() {
+            assert_eq!(*helper as usize, i, "{helper:?}");
+        }
+    }
 }

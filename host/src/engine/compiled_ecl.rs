@@ -21,23 +21,67 @@ pub enum ExecutionMode {
     /// evaluation whose budget allows a smaller operand stack than the
     /// program's deepest runs on the VM, which stops at the exact instruction.
     Wasm,
-    /// [`ExecutionMode::Wasm`] when the policy has at least
-    /// [`AUTO_WASM_THRESHOLD`] instructions, else the VM. The threshold is
-    /// where the benchmark (`docs/benchmarks.md`) shows the component's
-    /// faster instructions start to pay for its instantiation.
+    /// The back end whose estimated cost ([`Cost`]) is lower: the
+    /// component's instructions are about eight times cheaper, but a fresh
+    /// instance, each parameter it reads and each host call cost it more
+    /// than they cost the VM.
     #[default]
     Auto,
 }
 
-/// Instructions from which [`ExecutionMode::Auto`] compiles to a component.
-pub const AUTO_WASM_THRESHOLD: usize = 400;
+/// What [`ExecutionMode::Auto`] estimates a program costs on each back end,
+/// in nanoseconds, from counts of what it does. The rates are the `ecl`
+/// bench's on this project's machine (`docs/benchmarks.md`): about 40 ns an
+/// instruction on the VM and 5 compiled; a fresh instance about 5 µs; a
+/// parameter read about 150 ns compiled (the canonical ABI copies every
+/// request parameter into the instance) against a map lookup on the VM;
+/// a host call about 700 ns compiled (it settles the gas first) against
+/// about 300 ns on the VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cost {
+    /// Estimated nanoseconds on the legacy VM.
+    pub vm_ns: u64,
+    /// Estimated nanoseconds as a compiled component.
+    pub component_ns: u64,
+}
+
+impl Cost {
+    /// The estimate for `program`, every instruction counted once.
+    ///
+    /// ```
+    /// let program = erynoa_ecl::compile(r#"policy "p" { allow }"#, None)?;
+    /// let cost = erynoa_host::Cost::of(&program);
+    /// assert!(cost.vm_ns < cost.component_ns);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn of(program: &erynoa_ecl::Program) -> Self {
+        use erynoa_ecl::bytecode::OpCode;
+        let instructions = program.code.len() as u64;
+        let params = program
+            .code
+            .iter()
+            .filter(|op| matches!(op, OpCode::LoadParam))
+            .count() as u64;
+        let host_calls = program.code.iter().filter(|op| op.is_host_call()).count() as u64;
+        Cost {
+            vm_ns: 40 * instructions + 300 * host_calls,
+            component_ns: 5_000 + 5 * instructions + 150 * params + 700 * host_calls,
+        }
+    }
+}
 
 impl ExecutionMode {
     /// The back end this mode picks for `program`.
     pub fn resolve(self, program: &erynoa_ecl::Program) -> ExecutionMode {
         match self {
-            ExecutionMode::Auto if program.code.len() >= AUTO_WASM_THRESHOLD => ExecutionMode::Wasm,
-            ExecutionMode::Auto => ExecutionMode::Legacy,
+            ExecutionMode::Auto => {
+                let cost = Cost::of(program);
+                if cost.component_ns < cost.vm_ns {
+                    ExecutionMode::Wasm
+                } else {
+                    ExecutionMode::Legacy
+                }
+            }
             other => other,
         }
     }

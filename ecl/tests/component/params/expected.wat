@@ -34,8 +34,8 @@
   (global (;11;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 3))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 23))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 24))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 24))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 25))
   (func (;2;) (type 2) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -541,49 +541,61 @@
     i32.const 0
   )
   (func (;18;) (type 12) (param i64) (result i32)
-    (local i32 i32 i32)
-    global.get 8
-    local.set 1
+    (local i32 i32 i32 i32 i32 i32)
+    global.get 9
+    local.set 2
     block ;; label = @1
       loop ;; label = @2
+        local.get 1
         local.get 2
-        global.get 9
         i32.ge_u
         br_if 1 (;@1;)
         local.get 1
+        local.get 2
+        i32.add
+        i32.const 1
+        i32.shr_u
+        local.tee 3
+        i32.const 24
+        i32.mul
+        global.get 8
+        i32.add
+        local.tee 4
         i32.load
         i64.extend_i32_u
         i64.const 32
         i64.shl
-        local.get 1
+        local.get 4
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 4
+        call 23
+        local.tee 5
+        i32.eqz
         if ;; label = @3
-          local.get 1
+          local.get 4
           i32.load8_u offset=8
-          local.tee 3
-          local.get 3
+          local.tee 6
+          local.get 6
           i32.const 1
           i32.eq
           if (result i64) ;; label = @4
-            local.get 1
+            local.get 4
             i64.load8_u offset=16
           else
-            local.get 3
+            local.get 6
             i32.const 2
             i32.eq
             if (result i64) ;; label = @5
-              local.get 1
+              local.get 4
               i64.load offset=16
             else
-              local.get 1
+              local.get 4
               i32.load offset=16
               i64.extend_i32_u
               i64.const 32
               i64.shl
-              local.get 1
+              local.get 4
               i64.load32_u offset=20
               i64.or
             end
@@ -591,14 +603,18 @@
           call 8
           return
         end
-        local.get 1
-        i32.const 24
-        i32.add
-        local.set 1
-        local.get 2
-        i32.const 1
-        i32.add
-        local.set 2
+        local.get 5
+        i32.const 0
+        i32.lt_s
+        if ;; label = @3
+          local.get 3
+          i32.const 1
+          i32.add
+          local.set 1
+        else
+          local.get 3
+          local.set 2
+        end
         br 0 (;@2;)
       end
     end
@@ -738,7 +754,76 @@
     end
     i32.const 0
   )
-  (func (;23;) (type 16) (result i32)
+  (func (;23;) (type 4) (param i64 i64) (result i32)
+    (local i32 i32 i32 i32 i32 i32 i32 i32)
+    local.get 0
+    i64.const 32
+    i64.shr_u
+    i32.wrap_i64
+    local.set 2
+    local.get 0
+    i32.wrap_i64
+    local.set 4
+    local.get 1
+    i64.const 32
+    i64.shr_u
+    i32.wrap_i64
+    local.set 3
+    local.get 1
+    i32.wrap_i64
+    local.set 5
+    local.get 4
+    local.get 5
+    local.get 4
+    local.get 5
+    i32.lt_u
+    select
+    local.set 6
+    block ;; label = @1
+      loop ;; label = @2
+        local.get 7
+        local.get 6
+        i32.ge_u
+        br_if 1 (;@1;)
+        local.get 2
+        local.get 7
+        i32.add
+        i32.load8_u
+        local.set 8
+        local.get 3
+        local.get 7
+        i32.add
+        i32.load8_u
+        local.set 9
+        local.get 8
+        local.get 9
+        i32.ne
+        if ;; label = @3
+          local.get 8
+          local.get 9
+          i32.gt_u
+          local.get 8
+          local.get 9
+          i32.lt_u
+          i32.sub
+          return
+        end
+        local.get 7
+        i32.const 1
+        i32.add
+        local.set 7
+        br 0 (;@2;)
+      end
+    end
+    local.get 4
+    local.get 5
+    i32.gt_u
+    local.get 4
+    local.get 5
+    i32.lt_u
+    i32.sub
+  )
+  (func (;24;) (type 16) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -753,7 +838,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;24;) (type 17) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;25;) (type 17) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i32 i32 i64 i64 f64 f64 i64 i32 i64 i64)
     local.get 0
     i64.extend_i32_u

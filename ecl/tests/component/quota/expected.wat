@@ -44,8 +44,8 @@
   (global (;11;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 9))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 29))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 30))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 30))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 31))
   (func (;8;) (type 6) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -551,49 +551,61 @@
     i32.const 0
   )
   (func (;24;) (type 16) (param i64) (result i32)
-    (local i32 i32 i32)
-    global.get 8
-    local.set 1
+    (local i32 i32 i32 i32 i32 i32)
+    global.get 9
+    local.set 2
     block ;; label = @1
       loop ;; label = @2
+        local.get 1
         local.get 2
-        global.get 9
         i32.ge_u
         br_if 1 (;@1;)
         local.get 1
+        local.get 2
+        i32.add
+        i32.const 1
+        i32.shr_u
+        local.tee 3
+        i32.const 24
+        i32.mul
+        global.get 8
+        i32.add
+        local.tee 4
         i32.load
         i64.extend_i32_u
         i64.const 32
         i64.shl
-        local.get 1
+        local.get 4
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 10
+        call 29
+        local.tee 5
+        i32.eqz
         if ;; label = @3
-          local.get 1
+          local.get 4
           i32.load8_u offset=8
-          local.tee 3
-          local.get 3
+          local.tee 6
+          local.get 6
           i32.const 1
           i32.eq
           if (result i64) ;; label = @4
-            local.get 1
+            local.get 4
             i64.load8_u offset=16
           else
-            local.get 3
+            local.get 6
             i32.const 2
             i32.eq
             if (result i64) ;; label = @5
-              local.get 1
+              local.get 4
               i64.load offset=16
             else
-              local.get 1
+              local.get 4
               i32.load offset=16
               i64.extend_i32_u
               i64.const 32
               i64.shl
-              local.get 1
+              local.get 4
               i64.load32_u offset=20
               i64.or
             end
@@ -601,14 +613,18 @@
           call 14
           return
         end
-        local.get 1
-        i32.const 24
-        i32.add
-        local.set 1
-        local.get 2
-        i32.const 1
-        i32.add
-        local.set 2
+        local.get 5
+        i32.const 0
+        i32.lt_s
+        if ;; label = @3
+          local.get 3
+          i32.const 1
+          i32.add
+          local.set 1
+        else
+          local.get 3
+          local.set 2
+        end
         br 0 (;@2;)
       end
     end
@@ -748,7 +764,76 @@
     end
     i32.const 0
   )
-  (func (;29;) (type 20) (result i32)
+  (func (;29;) (type 8) (param i64 i64) (result i32)
+    (local i32 i32 i32 i32 i32 i32 i32 i32)
+    local.get 0
+    i64.const 32
+    i64.shr_u
+    i32.wrap_i64
+    local.set 2
+    local.get 0
+    i32.wrap_i64
+    local.set 4
+    local.get 1
+    i64.const 32
+    i64.shr_u
+    i32.wrap_i64
+    local.set 3
+    local.get 1
+    i32.wrap_i64
+    local.set 5
+    local.get 4
+    local.get 5
+    local.get 4
+    local.get 5
+    i32.lt_u
+    select
+    local.set 6
+    block ;; label = @1
+      loop ;; label = @2
+        local.get 7
+        local.get 6
+        i32.ge_u
+        br_if 1 (;@1;)
+        local.get 2
+        local.get 7
+        i32.add
+        i32.load8_u
+        local.set 8
+        local.get 3
+        local.get 7
+        i32.add
+        i32.load8_u
+        local.set 9
+        local.get 8
+        local.get 9
+        i32.ne
+        if ;; label = @3
+          local.get 8
+          local.get 9
+          i32.gt_u
+          local.get 8
+          local.get 9
+          i32.lt_u
+          i32.sub
+          return
+        end
+        local.get 7
+        i32.const 1
+        i32.add
+        local.set 7
+        br 0 (;@2;)
+      end
+    end
+    local.get 4
+    local.get 5
+    i32.gt_u
+    local.get 4
+    local.get 5
+    i32.lt_u
+    i32.sub
+  )
+  (func (;30;) (type 20) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -763,7 +848,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;30;) (type 21) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;31;) (type 21) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i64 i64 i32 i32 i64 i64 i64 i64 i64 i64 i64 f64 f64 i64 f64 i64 i64 i64 i64 i64 i32 i64)
     local.get 0
     i64.extend_i32_u
