@@ -217,7 +217,7 @@ fn a_host_call_with_a_wrong_argument_costs_what_ran_before_it() {
         let e = agree(src, state, &request, BudgetLimits::default());
         assert_eq!(
             e.failure.as_ref().map(|f| f.kind()),
-            Some("policy-error"),
+            Some("policy-fault"),
             "{src}"
         );
         assert_eq!(e.gas_used, gas, "{src}");
@@ -243,7 +243,7 @@ fn bool_weights_count_as_one_and_zero_on_both_back_ends() {
     );
     assert_eq!(
         e.reason.as_deref(),
-        Some("policy error (internal): Weight must be a number")
+        Some("policy fault: Weight must be a number")
     );
 }
 
@@ -661,7 +661,7 @@ fn legacy_bytecode_runs_with_run_policy_semantics_in_the_host() {
     let e = policy.evaluate(&state, &alice(), BudgetLimits::default());
     assert_eq!(
         e.reason.as_deref(),
-        Some("policy error (internal): policy returned number, not a bool")
+        Some("policy fault: policy returned number, not a bool")
     );
 }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use erynoa_core::{ErrorCode, Exhaustion, GasLayer};
+use erynoa_core::{Exhaustion, GasLayer};
 use erynoa_ecl::bytecode::{OpCode, Value as VmValue};
 use erynoa_ecl::vm::{self, HostError, Metering, Outcome, RunOptions, VmError};
 
@@ -204,8 +204,7 @@ pub fn decide(result: Result<Outcome, VmError>) -> Result<Decision, Failure> {
             reason: None,
         }),
         Ok(Outcome::Return(VmValue::Bool(false))) => deny(None),
-        Ok(Outcome::Return(other)) => Err(Failure::PolicyError {
-            code: ErrorCode::Internal,
+        Ok(Outcome::Return(other)) => Err(Failure::PolicyFault {
             message: format!(
                 "{}{}{}",
                 vm::message::RETURNED,
@@ -219,8 +218,7 @@ pub fn decide(result: Result<Outcome, VmError>) -> Result<Decision, Failure> {
         Err(VmError::Exhausted(e)) => Err(Failure::Exhausted(e)),
         Err(VmError::StackOverflow) => Err(Failure::Exhausted(Exhaustion::StackOverflow)),
         Err(VmError::Host { code, message }) => Err(Failure::PolicyError { code, message }),
-        Err(other) => Err(Failure::PolicyError {
-            code: ErrorCode::Internal,
+        Err(other) => Err(Failure::PolicyFault {
             message: other.to_string(),
         }),
     }

@@ -67,6 +67,14 @@ pub enum Failure {
         /// The policy's message.
         message: String,
     },
+    /// An ECL policy failed at run time by its own fault: a type error, a
+    /// division by zero, an index out of bounds, a value that is not a bool
+    /// where a decision was due. The message is the legacy VM's text.
+    #[error("policy fault: {message}")]
+    PolicyFault {
+        /// What went wrong, in the legacy VM's words.
+        message: String,
+    },
     /// The policy's decision broke a rule of the contract.
     #[error("invalid decision: {message}")]
     InvalidDecision {
@@ -101,12 +109,14 @@ impl Serialize for Failure {
 
 impl Failure {
     /// A short, stable name: `out-of-gas`, `out-of-mana`, `timeout`, `memory`,
-    /// `stack`, `trap`, `policy-error`, `invalid-decision`, `conflict` or `host`.
+    /// `stack`, `trap`, `policy-error`, `policy-fault`, `invalid-decision`,
+    /// `conflict` or `host`.
     pub fn kind(&self) -> &'static str {
         match self {
             Failure::Exhausted(e) => e.kind(),
             Failure::Trap { .. } => "trap",
             Failure::PolicyError { .. } => "policy-error",
+            Failure::PolicyFault { .. } => "policy-fault",
             Failure::InvalidDecision { .. } => "invalid-decision",
             Failure::Conflict { .. } => "conflict",
             Failure::Host { .. } => "host",

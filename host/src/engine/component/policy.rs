@@ -208,6 +208,11 @@ impl ComponentPolicy {
         data.session.meter_mut().record_ran(GasLayer::Compute, ran);
         let outcome = match result {
             Ok(Ok(decision)) => check_decision(decision),
+            // Compiled ECL (it carries its stack depth) reports its run-time
+            // faults as `internal`, as the VM does: they are the policy's.
+            Ok(Err(e)) if self.max_stack.is_some() && e.code == wit::ErrorCode::Internal => {
+                Err(Failure::PolicyFault { message: e.message })
+            }
             Ok(Err(e)) => Err(Failure::PolicyError {
                 code: e.code.into(),
                 message: e.message,
