@@ -582,8 +582,8 @@ fn bench_refuses_what_it_cannot_measure() {
     }
 }
 
-#[test]
-fn repl_keeps_bindings_between_lines() {
+/// Runs `erynoa ecl repl` with `input` on its stdin.
+fn repl(input: &[u8]) -> Output {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))
         .args(["ecl", "repl"])
@@ -596,11 +596,16 @@ fn repl_keeps_bindings_between_lines() {
         .stdin
         .take()
         .expect("stdin")
-        .write_all(
-            b"1 + 2\nlet a = 20\na * 2 + 2\nconst K = 3\na + K\nlet z = 1 / 0\nz\n:reset\na\n:q\n",
-        )
+        .write_all(input)
         .expect("write");
-    let out = child.wait_with_output().expect("repl output");
+    child.wait_with_output().expect("repl output")
+}
+
+#[test]
+fn repl_keeps_bindings_between_lines() {
+    let out = repl(
+        b"1 + 2\nlet a = 20\na * 2 + 2\nconst K = 3\na + K\nlet z = 1 / 0\nz\n:reset\na\n:q\n",
+    );
     assert_eq!(code(&out), 0);
     let lines: Vec<String> = stdout(&out)
         .lines()
@@ -823,23 +828,7 @@ fn ecl_that_does_not_compile_says_so_and_failures_read_alike_in_json() {
 
 #[test]
 fn repl_runs_statements_and_shows_the_decision() {
-    use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))
-        .args(["ecl", "repl"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the repl");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(
-            b"let a = 20\nrequire a > 10, \"small\"\nrequire a > 30, \"too small\"\nif a > 5 { deny \"big\" }\nreturn a == 21\nrequire a == null\n:q\n",
-        )
-        .expect("write");
-    let out = child.wait_with_output().expect("repl output");
+    let out = repl(b"let a = 20\nrequire a > 10, \"small\"\nrequire a > 30, \"too small\"\nif a > 5 { deny \"big\" }\nreturn a == 21\nrequire a == null\n:q\n");
     assert_eq!(code(&out), 0);
     let lines: Vec<String> = stdout(&out)
         .lines()
