@@ -48,7 +48,7 @@ pub use crate::engine::component::{
     ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES, METERING_SECTION,
 };
 pub use crate::engine::source::{PolicySource, SourceError};
-pub use crate::engine::{LoadError, PolicyEngine};
+pub use crate::engine::{BoxError, LoadError, PolicyEngine};
 pub use crate::evaluation::{
     CallError, Decision, Effect, Evaluation, Failure, HostCallRecord, LogLevel, Policy, PolicyInfo,
     Run, Session, Tape, printable,

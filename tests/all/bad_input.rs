@@ -33,7 +33,10 @@ fn a_core_module_instead_of_a_component() {
 fn a_truncated_component() {
     let bytes = guest_bytes("trust_threshold");
     let e = load_err(&bytes[..bytes.len() / 2]);
-    assert!(matches!(e, LoadError::Invalid { .. }), "{e}");
+    assert!(matches!(e, LoadError::Compile { .. }), "{e}");
+    // The cause is kept whole, as the source of the error.
+    let cause = std::error::Error::source(&e).map(ToString::to_string);
+    assert!(cause.is_some_and(|c| !c.is_empty()), "{e:?}");
 }
 
 #[test]

@@ -41,11 +41,19 @@ pub enum LoadError {
         /// The rendered diagnostics.
         diagnostics: String,
     },
-    /// The component does not validate or compile.
+    /// The component breaks a rule of this host (a malformed section, a
+    /// self-metering component that does not import the budget).
     #[error("invalid component: {reason}")]
     Invalid {
-        /// The validator's or compiler's message.
+        /// Which rule.
         reason: String,
+    },
+    /// The component does not validate or compile; the cause is wasmtime's.
+    #[error("the component does not validate or compile")]
+    Compile {
+        /// The validator's or compiler's error.
+        #[source]
+        source: BoxError,
     },
     /// The signature check refused the component; it was not compiled.
     #[error("refused before compiling: {0}")]
@@ -122,23 +130,28 @@ pub enum LoadError {
     },
     /// The component exports the policy interface with other signatures
     /// than this host's, e.g. built against a changed copy of the WIT.
-    #[error(
-        "component exports `erynoa:ecl/policy` with signatures this host does not expect: {reason}"
-    )]
+    #[error("component exports `erynoa:ecl/policy` with signatures this host does not expect")]
     ExportMismatch {
         /// What differs, as wasmtime found it.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
     /// Linking or instantiating failed.
-    #[error("cannot instantiate component: {reason}")]
+    #[error("cannot instantiate component")]
     Instantiate {
         /// Why.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
     /// The policy's metadata function failed.
-    #[error("policy metadata failed: {reason}")]
+    #[error("policy metadata failed")]
     Metadata {
         /// Why.
-        reason: String,
+        #[source]
+        source: BoxError,
     },
 }
+
+/// The cause of a [`LoadError`]: wasmtime's error, or the failure of the
+/// policy's own code, kept whole for whoever prints the chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -37,9 +37,9 @@ pub enum PolicySource {
     Bytecode(PathBuf),
 }
 
-/// A policy file that could not be named, read or loaded. Each message is
-/// complete in itself (no separate source), so it prints once whatever
-/// prints it.
+/// A policy file that could not be named, read or loaded. The cause (the
+/// I/O error, the [`LoadError`]) is the error's source: print the chain
+/// (`{:#}` with anyhow) to see it.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// `@mode` on a file that is not ECL source.
@@ -51,11 +51,12 @@ pub enum SourceError {
         path: String,
     },
     /// The file could not be read.
-    #[error("cannot read policy `{path}`: {error}")]
+    #[error("cannot read policy `{path}`")]
     Read {
         /// The file.
         path: String,
         /// Why.
+        #[source]
         error: std::io::Error,
     },
     /// ECL source that is not UTF-8.
@@ -65,11 +66,12 @@ pub enum SourceError {
         path: String,
     },
     /// The policy could not be loaded.
-    #[error("cannot load policy `{path}`: {error}")]
+    #[error("cannot load policy `{path}`")]
     Load {
         /// The file.
         path: String,
         /// Why.
+        #[source]
         error: LoadError,
     },
 }

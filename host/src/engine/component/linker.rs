@@ -29,10 +29,9 @@ type Store<'a> = StoreContextMut<'a, HostState>;
 fn settle(store: &mut Store<'_>, argument_bytes: usize) -> Result<()> {
     let remaining = store.get_fuel()?;
     let data = store.data_mut();
-    let burned = data.fuel_set.saturating_sub(remaining);
-    data.fuel_set = remaining;
+    let burned = data.fuel.burned(remaining);
     let work = argument_gas(argument_bytes);
-    let (compute, fuel_work) = match data.metering {
+    let (compute, fuel_work) = match data.fuel.metering() {
         Metering::Fuel => (burned.saturating_add(work), 0),
         // Its gas must stay the VM's: the work is paid from the safety net.
         Metering::SelfMetered => (0, work.saturating_mul(FUEL_PER_GAS)),
@@ -44,7 +43,7 @@ fn settle(store: &mut Store<'_>, argument_bytes: usize) -> Result<()> {
         .and_then(|()| session.check_deadline())
         .map_err(trap)?;
     if fuel_work > 0 {
-        let Some(left) = remaining.checked_sub(fuel_work) else {
+        let Some(left) = data.fuel.take(fuel_work) else {
             let limit = data.session.meter().limits().gas_limit;
             return Err(trap(data.session.meter_mut().exhaust(
                 Exhaustion::OutOfGas {
@@ -54,21 +53,18 @@ fn settle(store: &mut Store<'_>, argument_bytes: usize) -> Result<()> {
             )));
         };
         store.set_fuel(left)?;
-        store.data_mut().fuel_set = left;
     }
     Ok(())
 }
 
-/// Puts the gas that is left back into the store as fuel.
+/// Puts the gas that is left back into the store as fuel (a self-metered
+/// component's safety net, set once, is not refilled).
 fn refuel(store: &mut Store<'_>) -> Result<()> {
-    let data = store.data();
-    if data.self_metered() {
-        // Its safety net is set once: host calls must not refill it.
-        return Ok(());
+    let data = store.data_mut();
+    let gas = data.session.meter().gas_remaining();
+    if let Some(left) = data.fuel.refill(gas) {
+        store.set_fuel(left)?;
     }
-    let left = data.metering.fuel_for(data.session.meter().gas_remaining());
-    store.set_fuel(left)?;
-    store.data_mut().fuel_set = left;
     Ok(())
 }
 

@@ -81,10 +81,10 @@ impl Default for EngineConfig {
     }
 }
 
-/// An engine could not be created.
+/// An engine could not be created; the cause is wasmtime's.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot create the wasm engine: {0}")]
-pub struct EngineError(String);
+#[error("cannot create the wasm engine")]
+pub struct EngineError(#[source] crate::engine::BoxError);
 
 /// Runs policies that are WebAssembly components of the `erynoa:ecl` world.
 ///
@@ -135,7 +135,7 @@ impl ComponentEngine {
     pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
         let engine = build_engine(&config)?;
         let mut linker = Linker::new(&engine);
-        linker::add_to_linker(&mut linker).map_err(|e| EngineError(format!("{e:#}")))?;
+        linker::add_to_linker(&mut linker).map_err(|e| EngineError(e.into()))?;
         let ticker = Ticker::start(engine.clone(), config.epoch_tick);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -252,9 +252,7 @@ impl ComponentEngine {
             Some(cache) => cache.get_or_compile(&self.inner.engine, bytes),
             None => Component::new(&self.inner.engine, bytes),
         };
-        let component = compiled.map_err(|e| LoadError::Invalid {
-            reason: format!("{e:#}"),
-        })?;
+        let component = compiled.map_err(|e| LoadError::Compile { source: e.into() })?;
         let imports = check_world(&self.inner.engine, &component)?;
         if self_metered && !imports.iter().any(|i| i.starts_with("erynoa:ecl/budget@")) {
             return Err(LoadError::Invalid {
@@ -266,21 +264,18 @@ impl ComponentEngine {
         if let Some(admission) = &admission {
             check_grants(&imports, admission)?;
         }
-        let instance_pre =
-            self.inner
-                .linker
-                .instantiate_pre(&component)
-                .map_err(|e| LoadError::Instantiate {
-                    reason: format!("{e:#}"),
-                })?;
-        let pre = PolicyComponentPre::new(instance_pre).map_err(|e| LoadError::ExportMismatch {
-            reason: format!("{e:#}"),
-        })?;
+        let instance_pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Instantiate { source: e.into() })?;
+        let pre = PolicyComponentPre::new(instance_pre)
+            .map_err(|e| LoadError::ExportMismatch { source: e.into() })?;
         let evaluate = component
             .get_export_index(None, POLICY_INTERFACE)
             .and_then(|policy| component.get_export_index(Some(&policy), "evaluate"))
             .ok_or_else(|| LoadError::ExportMismatch {
-                reason: format!("no `evaluate` function in `{POLICY_INTERFACE}`"),
+                source: format!("no `evaluate` function in `{POLICY_INTERFACE}`").into(),
             })?;
         let mut policy = ComponentPolicy {
             inner: Arc::clone(&self.inner),
@@ -358,7 +353,7 @@ fn build_engine(config: &EngineConfig) -> Result<Engine, EngineError> {
             }
         }
     }
-    Engine::new(&c).map_err(|e| EngineError(format!("{e:#}")))
+    Engine::new(&c).map_err(|e| EngineError(e.into()))
 }
 
 #[cfg(test)]

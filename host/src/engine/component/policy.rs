@@ -10,7 +10,7 @@ use wasmtime::{Store, Trap};
 use super::Inner;
 use super::bindings::erynoa::ecl::types::{self as wit};
 use super::bindings::{PolicyComponentIndices, PolicyComponentPre};
-use super::store::{FUEL_BASE, FUEL_PER_GAS, HostState, Metering};
+use super::store::{Fuel, HostState, Metering};
 use crate::Request;
 use crate::engine::LoadError;
 use crate::evaluation::{Decision, Effect, Failure, Policy, PolicyInfo, Run, Session};
@@ -74,25 +74,23 @@ impl ComponentPolicy {
         let mut store = self
             .scratch_store()
             .map_err(|unstarted| LoadError::Instantiate {
-                reason: unstarted.reason,
+                source: unstarted.reason.into(),
             })?;
         let instance = self
             .pre
             .instance_pre()
             .instantiate(&mut store)
             .map_err(|e| LoadError::Instantiate {
-                reason: failure(store.data_mut(), &e).to_string(),
+                source: Box::new(failure(store.data_mut(), &e)),
             })?;
         let bindings = PolicyComponentIndices::new(self.pre.instance_pre())
             .and_then(|indices| indices.load(&mut store, &instance))
-            .map_err(|e| LoadError::ExportMismatch {
-                reason: format!("{e:#}"),
-            })?;
+            .map_err(|e| LoadError::ExportMismatch { source: e.into() })?;
         bindings
             .erynoa_ecl_policy()
             .call_metadata(&mut store)
             .map_err(|e| LoadError::Metadata {
-                reason: failure(store.data_mut(), &e).to_string(),
+                source: Box::new(failure(store.data_mut(), &e)),
             })
     }
 
@@ -123,18 +121,16 @@ impl ComponentPolicy {
         let memory_limit = limits
             .memory_limit_bytes
             .min(self.inner.config.max_memory_bytes);
-        let fuel = self.metering.fuel_for(session.meter().gas_remaining());
-        let state = HostState::new(session, memory_limit, self.metering);
+        let fuel = Fuel::new(self.metering, session.meter().gas_remaining());
+        let state = HostState::new(session, memory_limit, fuel);
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| s);
-        if let Err(e) = store.set_fuel(fuel) {
+        if let Err(e) = store.set_fuel(fuel.level()) {
             return Err(Box::new(Unstarted {
                 session: store.into_data().session,
                 reason: format!("{e:#}"),
             }));
         }
-        store.data_mut().fuel_set = fuel;
-        store.data_mut().fuel_initial = fuel;
         let tick_ms = self.inner.config.epoch_tick.as_millis().max(1) as u64;
         store.set_epoch_deadline(limits.timeout_ms.div_ceil(tick_ms) + 1);
         store.epoch_deadline_callback(|mut ctx| {
@@ -187,23 +183,17 @@ impl ComponentPolicy {
         let result = self.call_evaluate(&mut store);
         let remaining = store.get_fuel().unwrap_or(0);
         let mut data = store.into_data();
-        let ran = match data.metering {
-            // Stopped inside wasm code by the deadline, the guest's count of
-            // instructions since its last call is lost (compiled code keeps
-            // it in a register until a call). A run that used up its time
-            // is charged its whole gas: never less than what ran.
-            _ if data.stopped_by_deadline => data.session.meter().gas_remaining(),
-            // What ran since the last host call; never more than the gas left.
-            Metering::Fuel => data.fuel_set.saturating_sub(remaining),
-            // It reported its own gas as it went. A run cut short (deadline,
-            // safety net, trap) reports at least what its fuel shows it ran.
-            Metering::SelfMetered if result.is_err() => {
-                let spent = data.fuel_initial.saturating_sub(remaining);
-                (spent.saturating_sub(FUEL_BASE) / FUEL_PER_GAS)
-                    .saturating_sub(data.session.meter().gas_used())
-            }
-            Metering::SelfMetered => 0,
-        };
+        // Stopped inside wasm code by the deadline, the guest's count of
+        // instructions since its last call is lost (compiled code keeps it
+        // in a register until a call): such a run is charged its whole gas.
+        let meter = data.session.meter();
+        let ran = data.fuel.ran(
+            remaining,
+            result.is_err(),
+            data.stopped_by_deadline,
+            meter.gas_used(),
+            meter.gas_remaining(),
+        );
         // Recorded even after a trap or an exhaustion: the instructions ran.
         data.session.meter_mut().record_ran(GasLayer::Compute, ran);
         let outcome = match result {

@@ -38,7 +38,7 @@ pub(crate) enum Metering {
 
 impl Metering {
     /// The fuel to give a store with `gas` left.
-    pub(crate) fn fuel_for(self, gas: u64) -> u64 {
+    fn fuel_for(self, gas: u64) -> u64 {
         match self {
             Metering::Fuel => gas,
             Metering::SelfMetered => gas.saturating_mul(FUEL_PER_GAS).saturating_add(FUEL_BASE),
@@ -46,16 +46,96 @@ impl Metering {
     }
 }
 
+/// One evaluation's fuel account: what the store was given, the level at
+/// the last settle, and how what burns is paid for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fuel {
+    metering: Metering,
+    initial: u64,
+    /// The store's fuel when it was last settled or set.
+    level: u64,
+}
+
+impl Fuel {
+    /// The account of a store with `gas` left; [`Fuel::level`] is what to set.
+    pub(crate) fn new(metering: Metering, gas: u64) -> Self {
+        let initial = metering.fuel_for(gas);
+        Self {
+            metering,
+            initial,
+            level: initial,
+        }
+    }
+
+    /// How the instructions are paid for.
+    pub(crate) fn metering(&self) -> Metering {
+        self.metering
+    }
+
+    /// The store's fuel as last settled or set.
+    pub(crate) fn level(&self) -> u64 {
+        self.level
+    }
+
+    /// Instructions run since the last settle, the store now holding
+    /// `remaining`; that becomes the new level.
+    pub(crate) fn burned(&mut self, remaining: u64) -> u64 {
+        let burned = self.level.saturating_sub(remaining);
+        self.level = remaining;
+        burned
+    }
+
+    /// Takes `amount` from the level for host work paid in fuel; `None` if
+    /// there is not that much left.
+    pub(crate) fn take(&mut self, amount: u64) -> Option<u64> {
+        self.level = self.level.checked_sub(amount)?;
+        Some(self.level)
+    }
+
+    /// The fuel to put back after a host call with `gas` left, or `None`
+    /// when the safety net of a self-metered component, set once, stays.
+    pub(crate) fn refill(&mut self, gas: u64) -> Option<u64> {
+        match self.metering {
+            Metering::Fuel => {
+                self.level = gas;
+                Some(gas)
+            }
+            Metering::SelfMetered => None,
+        }
+    }
+
+    /// The compute gas to record when the run ends with `remaining` fuel:
+    /// what ran since the last host call, or for a self-metered run cut
+    /// short (`failed`), at least what its fuel shows it ran beyond the
+    /// `reported` gas. A run the deadline stopped is charged `gas_left`,
+    /// all of it: the count since the guest's last call is lost.
+    pub(crate) fn ran(
+        &self,
+        remaining: u64,
+        failed: bool,
+        stopped_by_deadline: bool,
+        reported: u64,
+        gas_left: u64,
+    ) -> u64 {
+        match self.metering {
+            _ if stopped_by_deadline => gas_left,
+            Metering::Fuel => self.level.saturating_sub(remaining),
+            Metering::SelfMetered if failed => {
+                let spent = self.initial.saturating_sub(remaining);
+                (spent.saturating_sub(FUEL_BASE) / FUEL_PER_GAS).saturating_sub(reported)
+            }
+            Metering::SelfMetered => 0,
+        }
+    }
+}
+
 /// The data of one evaluation's `Store`.
 pub(crate) struct HostState {
     pub(crate) session: Session,
-    /// Fuel last put into the store; what is gone since was spent on instructions.
-    pub(crate) fuel_set: u64,
-    /// Fuel the store started with.
-    pub(crate) fuel_initial: u64,
+    /// What the store was given and what burned since.
+    pub(crate) fuel: Fuel,
     /// The deadline stopped the guest inside wasm code.
     pub(crate) stopped_by_deadline: bool,
-    pub(crate) metering: Metering,
     /// Bytes of linear memory and tables the whole instance may hold.
     memory_limit: u64,
     /// Bytes the instance holds now, over all its memories and tables.
@@ -63,20 +143,14 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
-    pub(crate) fn new(session: Session, memory_limit: u64, metering: Metering) -> Self {
+    pub(crate) fn new(session: Session, memory_limit: u64, fuel: Fuel) -> Self {
         Self {
             session,
-            fuel_set: 0,
-            fuel_initial: 0,
+            fuel,
             stopped_by_deadline: false,
-            metering,
             memory_limit,
             memory_used: 0,
         }
-    }
-
-    pub(crate) fn self_metered(&self) -> bool {
-        self.metering == Metering::SelfMetered
     }
 
     /// Counts `grow` more bytes against the instance's cap, or records the
