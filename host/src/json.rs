@@ -16,7 +16,7 @@ use std::io::Read;
 use std::path::Path;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Largest request or state file the host reads by default: 64 MiB.
 pub const MAX_INPUT_BYTES: u64 = 64 << 20;
@@ -24,10 +24,8 @@ pub const MAX_INPUT_BYTES: u64 = 64 << 20;
 /// Parses `text` as JSON, refusing an object that has a key twice (at any
 /// depth) and anything after the value.
 pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    let value = de.deserialize_any(StrictVisitor)?;
-    de.end()?;
-    Ok(value)
+    check_unique_keys(text)?;
+    serde_json::from_str(text)
 }
 
 /// Refuses `text` if an object in it has a key twice, without building
@@ -104,78 +102,6 @@ impl<'de> de::DeserializeSeed<'de> for UniqueKeysSeed {
 fn duplicate<E: de::Error>(key: &str) -> E {
     let shown: String = key.chars().take(64).flat_map(char::escape_debug).collect();
     E::custom(format!("duplicate key `{shown}`"))
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = Value;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Strict)? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(Strict)?;
-            if object.contains_key(&key) {
-                return Err(duplicate(&key));
-            }
-            object.insert(key, value);
-        }
-        Ok(Value::Object(object))
-    }
-}
-
-struct Strict;
-
-impl<'de> de::DeserializeSeed<'de> for Strict {
-    type Value = Value;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
 }
 
 /// Reads a text file of at most `max` bytes. Refuses what is not a regular

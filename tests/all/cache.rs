@@ -133,6 +133,10 @@ fn a_bad_cache_key_is_refused() {
     set_mode(&cache, 0o700);
     let e = open(&cache, &cache.join("cache.key")).expect_err("refused");
     assert!(e.contains("must live outside the cache directory"), "{e}");
+    // Also in a directory of the cache that does not exist yet.
+    let e = open(&cache, &cache.join("keys/cache.key")).expect_err("refused");
+    assert!(e.contains("must live outside the cache directory"), "{e}");
+    assert!(!cache.join("keys").exists());
 
     // A device or a link to one as the key is not read.
     std::fs::remove_file(key(&base)).expect("rm");

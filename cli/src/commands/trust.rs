@@ -139,12 +139,20 @@ fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
     let tmp = dir
         .unwrap_or_else(|| Path::new("."))
         .join(format!(".trust-{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)
+    // A new file (never one already there, or a link planted at its name).
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
         .and_then(|()| {
             if let Ok(meta) = std::fs::metadata(path) {
                 std::fs::set_permissions(&tmp, meta.permissions())?;
             }
             std::fs::rename(&tmp, path)
-        })
-        .with_context(|| format!("cannot write `{}`", path.display()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("cannot write `{}`", path.display()))
 }

@@ -247,18 +247,26 @@ fn read_entry(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// this user and readable by no one else.
 fn read_or_create_key(dir: &Path, key_file: &Path) -> Result<[u8; KEY_LEN], CacheError> {
     let err = |reason: String| CacheError::new(key_file, reason);
-    if let (Ok(d), Some(parent)) = (dir.canonicalize(), key_file.parent()) {
-        let parent = if parent.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            parent
-        };
-        if parent.canonicalize().is_ok_and(|p| p.starts_with(&d)) {
-            return Err(err(format!(
-                "the cache key must live outside the cache directory `{}`: whoever can write the cache could replace it",
-                dir.display()
-            )));
-        }
+    // Where the key is or would be created: its nearest existing ancestor
+    // (its directory may not exist yet, and would be created in the cache).
+    let mut existing = key_file.parent().unwrap_or(Path::new("."));
+    while !existing.as_os_str().is_empty() && !existing.exists() {
+        existing = existing.parent().unwrap_or(Path::new("."));
+    }
+    if existing.as_os_str().is_empty() {
+        existing = Path::new(".");
+    }
+    let inside = match (dir.canonicalize(), existing.canonicalize()) {
+        (Ok(cache), Ok(at)) => at.starts_with(cache),
+        // The cache directory exists (it was just created): not knowing
+        // where the key lives is refused, not assumed safe.
+        _ => true,
+    };
+    if inside {
+        return Err(err(format!(
+            "the cache key must live outside the cache directory `{}`: whoever can write the cache could replace it",
+            dir.display()
+        )));
     }
     match open_regular(key_file, KEY_LEN as u64 * 4) {
         Ok(Some((file, _))) => {

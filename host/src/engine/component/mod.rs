@@ -207,6 +207,14 @@ impl ComponentEngine {
         let span = tracing::info_span!("load", policy = id, bytes = bytes.len());
         let _enter = span.enter();
         check_header(bytes)?;
+        // Before the signature is hashed: an oversized component costs nothing.
+        if bytes.len() > self.inner.config.max_component_bytes {
+            return Err(LoadError::TooLarge {
+                what: "bytes",
+                found: bytes.len() as u64,
+                limit: self.inner.config.max_component_bytes as u64,
+            });
+        }
         let admission = match &self.trust {
             Trust::Store(store) => {
                 let admission = store
