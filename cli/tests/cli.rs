@@ -619,7 +619,7 @@ fn repl_keeps_bindings_between_lines() {
             "42",
             "K = 3",
             "23",
-            "z = error: Division by zero"
+            "z = error: 1 / 0: Division by zero"
         ],
         "{}",
         stdout(&out)
@@ -705,6 +705,38 @@ fn reasons_cannot_forge_lines() {
     );
     assert!(!text.lines().any(|l| l.starts_with("[ok]")), "{text}");
     assert!(!text.contains('\u{1b}'), "{text:?}");
+}
+
+#[test]
+fn a_runtime_fault_names_where_it_happened_on_both_back_ends() {
+    let dir = scratch("fault");
+    std::fs::write(
+        dir.join("kyc.ecl"),
+        "policy \"kyc\" {\n    require param(\"amount\") * 2 < 100\n    allow\n}\n",
+    )
+    .expect("policy");
+    std::fs::write(dir.join("r.json"), r#"{"caller": "did:e:a"}"#).expect("request");
+    for policy in ["kyc.ecl@legacy", "kyc.ecl@wasm"] {
+        let out = erynoa(
+            &dir,
+            &[
+                "run",
+                "--allow-unsigned",
+                "-p",
+                policy,
+                "-r",
+                "r.json",
+                "--json",
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["failure"]["kind"], "policy-fault", "{policy}: {v}");
+        assert_eq!(
+            v["failure"]["message"],
+            "policy fault: kyc.ecl:2:13: param(\"amount\") * 2: Expected number, got null",
+            "{policy}: {v}"
+        );
+    }
 }
 
 #[test]

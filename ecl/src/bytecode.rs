@@ -150,7 +150,7 @@ impl fmt::Display for Value {
 /// One instruction. Jump and call targets are absolute instruction indices.
 ///
 /// Variants 0-58 are the legacy opcodes in the legacy order (their numbers
-/// are the `.eclc` encoding); 59 and up are ECL 1.0's.
+/// are the `.eclc` encoding); 59-74 are ECL 1.0's, 75 and up ECL 1.1's.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)] // each variant is documented in docs/ecl.md's opcode table
 pub enum OpCode {
@@ -246,7 +246,20 @@ pub enum OpCode {
     ToText,
     /// Pops text, pushes the number it spells.
     ToNumber,
+    // ECL 1.1.
+    /// Pops two texts (strings or DIDs), pushes them joined as a string.
+    /// Costs [`CONCAT_GAS`] plus one per [`CONCAT_BYTES_PER_GAS`] bytes of the
+    /// result; a result over [`MAX_TEXT_BYTES`] is an error.
+    Concat,
 }
+
+/// The fixed gas of [`OpCode::Concat`].
+pub const CONCAT_GAS: u64 = 3;
+/// [`OpCode::Concat`] costs one more gas per this many bytes it writes.
+pub const CONCAT_BYTES_PER_GAS: u64 = 64;
+/// Longest text [`OpCode::Concat`] makes, in bytes: with no loops a policy
+/// could otherwise double a text with each `+`.
+pub const MAX_TEXT_BYTES: u64 = 65_536;
 
 /// Number of legacy opcodes (variant indices 0-58).
 pub const LEGACY_OPCODES: u32 = 59;
@@ -275,6 +288,7 @@ impl OpCode {
             LoadParam | LoadLocal(_) | MakeArray(_) => 2,
             StoreLocal(_) => 0,
             ToText | ToNumber => 3,
+            Concat => CONCAT_GAS,
             StoreGet | StoreDelete => 50,
             StorePut | EmitEvent => 100,
             Deny => 5,
@@ -413,13 +427,14 @@ impl OpCode {
             Deny => 72,
             ToText => 73,
             ToNumber => 74,
+            Concat => 75,
         }
     }
 
     /// The operand-less opcode with variant index `index`.
     pub(crate) fn simple(index: u32) -> Option<OpCode> {
         use OpCode::*;
-        const TABLE: [Option<OpCode>; 75] = [
+        const TABLE: [Option<OpCode>; 76] = [
             None,
             Some(Pop),
             Some(Dup),
@@ -495,6 +510,7 @@ impl OpCode {
             Some(Deny),
             Some(ToText),
             Some(ToNumber),
+            Some(Concat),
         ];
         TABLE.get(index as usize).cloned().flatten()
     }

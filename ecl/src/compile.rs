@@ -8,6 +8,7 @@ use crate::ast::*;
 use crate::bytecode::{OpCode, Value};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::parser::strip_parens;
+use crate::source_map::SourceMap;
 
 /// The static type of an expression. `Any` is only known at run time
 /// (request parameters, stored values, array elements).
@@ -60,9 +61,29 @@ pub struct Program {
     pub locals: u16,
     /// The deepest the operand stack gets.
     pub max_stack: usize,
+    /// Where each instruction came from, for programs compiled from source.
+    pub source_map: Option<SourceMap>,
 }
 
 impl Program {
+    /// The program with its locations naming `file` (the default is
+    /// `<source>`).
+    pub fn in_file(mut self, file: &str) -> Self {
+        if let Some(map) = &mut self.source_map {
+            map.set_file(file);
+        }
+        self
+    }
+
+    /// The message of a run-time fault at instruction `at`: located when
+    /// the program has a source map, `message` alone otherwise.
+    pub fn fault(&self, at: Option<usize>, message: &str) -> String {
+        match (&self.source_map, at) {
+            (Some(map), Some(at)) => map.fault(at, message),
+            _ => message.to_owned(),
+        }
+    }
+
     /// Whether any instruction satisfies `f`.
     pub fn uses(&self, f: impl Fn(&OpCode) -> bool) -> bool {
         self.code.iter().any(f)
@@ -85,7 +106,7 @@ pub const MAX_STACK: usize = 1000;
 /// ```
 pub fn compile(src: &str, entry: Option<&str>) -> Result<Program, Diagnostics> {
     let (file, _) = crate::parser::parse(src)?;
-    compile_file(&file, entry)
+    lower(&file, entry, Some(src))
 }
 
 /// Checks every policy of `src`; returns them all compiled.
@@ -109,7 +130,7 @@ pub fn check(src: &str) -> Result<Vec<Program>, Diagnostics> {
             );
             continue;
         }
-        match Lowering::new(&consts).policy(p) {
+        match Lowering::new(&consts, Some(src)).policy(p) {
             Ok(prog) => out.push(prog),
             Err(d) => errors.extend(d),
         }
@@ -122,7 +143,14 @@ pub fn check(src: &str) -> Result<Vec<Program>, Diagnostics> {
 }
 
 /// Compiles policy `entry` (default: the first) of a parsed file.
+///
+/// Without the source text it has no [`SourceMap`]: use [`compile`] for
+/// programs whose run-time faults should say where they happened.
 pub fn compile_file(file: &File, entry: Option<&str>) -> Result<Program, Diagnostics> {
+    lower(file, entry, None)
+}
+
+fn lower(file: &File, entry: Option<&str>, source: Option<&str>) -> Result<Program, Diagnostics> {
     let consts = constants(file)?;
     let policy = match entry {
         None => file.policies().next().ok_or_else(|| {
@@ -140,7 +168,7 @@ pub fn compile_file(file: &File, entry: Option<&str>) -> Result<Program, Diagnos
             )
         })?,
     };
-    Lowering::new(&consts)
+    Lowering::new(&consts, source)
         .policy(policy)
         .map_err(|items| Diagnostics { items })
 }
@@ -149,7 +177,7 @@ pub fn compile_file(file: &File, entry: Option<&str>) -> Result<Program, Diagnos
 pub fn compile_expr(src: &str) -> Result<Program, Diagnostics> {
     let e = crate::parser::parse_expr(src)?;
     let consts = HashMap::new();
-    let mut l = Lowering::new(&consts);
+    let mut l = Lowering::new(&consts, Some(src));
     let ty = l.expr(&e)?;
     l.value(ty, &e.span)?;
     l.emit(OpCode::Return);
@@ -227,7 +255,13 @@ pub const BUILTINS: &[(&str, &[usize])] = &[
 
 struct Lowering<'c> {
     consts: &'c HashMap<String, (Value, Ty)>,
+    /// The source text, when known: the program then gets a source map.
+    source: Option<&'c str>,
     code: Vec<OpCode>,
+    /// The source range of each instruction of `code`.
+    spans: Vec<Span>,
+    /// The range of the expression or statement being lowered.
+    here: Span,
     scopes: Vec<HashMap<String, (u16, Ty)>>,
     locals: u16,
     depth: usize,
@@ -275,10 +309,13 @@ fn type_error(span: &Span, expected: &str, found: Ty) -> Diagnostic {
 }
 
 impl<'c> Lowering<'c> {
-    fn new(consts: &'c HashMap<String, (Value, Ty)>) -> Self {
+    fn new(consts: &'c HashMap<String, (Value, Ty)>, source: Option<&'c str>) -> Self {
         Self {
             consts,
+            source,
             code: Vec::new(),
+            spans: Vec::new(),
+            here: 0..0,
             scopes: vec![HashMap::new()],
             locals: 0,
             depth: 0,
@@ -290,6 +327,7 @@ impl<'c> Lowering<'c> {
     fn finish(self, name: String) -> Program {
         Program {
             name,
+            source_map: self.source.map(|src| SourceMap::new(src, &self.spans)),
             code: self.code,
             locals: self.locals,
             max_stack: self.max_depth,
@@ -301,6 +339,7 @@ impl<'c> Lowering<'c> {
         self.depth = self.depth.saturating_sub(pops) + pushes;
         self.max_depth = self.max_depth.max(self.depth);
         self.code.push(op);
+        self.spans.push(self.here.clone());
         self.code.len() - 1
     }
 
@@ -351,6 +390,7 @@ impl<'c> Lowering<'c> {
             if let Err(d) = self.stmt(s) {
                 self.errors.push(d);
                 self.code.truncate(code);
+                self.spans.truncate(code);
                 self.depth = depth;
                 if let StmtKind::Let(name, ..) = &s.kind
                     && let Some(scope) = self.scopes.last_mut()
@@ -399,6 +439,13 @@ impl<'c> Lowering<'c> {
     }
 
     fn stmt(&mut self, s: &Stmt) -> Result<(), Diagnostic> {
+        let outer = std::mem::replace(&mut self.here, s.span.clone());
+        let done = self.stmt_here(s);
+        self.here = outer;
+        done
+    }
+
+    fn stmt_here(&mut self, s: &Stmt) -> Result<(), Diagnostic> {
         match &s.kind {
             StmtKind::Require(c, msg) => {
                 self.want(c, Want::Bool)?;
@@ -522,7 +569,15 @@ impl<'c> Lowering<'c> {
         })
     }
 
+    /// Lowers `e`; its instructions map to its range.
     fn expr(&mut self, e: &Expr) -> Result<Ty, Diagnostic> {
+        let outer = std::mem::replace(&mut self.here, e.span.clone());
+        let ty = self.expr_here(e);
+        self.here = outer;
+        ty
+    }
+
+    fn expr_here(&mut self, e: &Expr) -> Result<Ty, Diagnostic> {
         Ok(match &e.kind {
             ExprKind::Null => {
                 self.emit(OpCode::PushConst(Value::Null));
@@ -604,13 +659,11 @@ impl<'c> Lowering<'c> {
             BinOp::Mod => Some(OpCode::Mod),
             _ => None,
         };
+        if op == BinOp::Add {
+            return self.add(l, r);
+        }
         if let Some(code) = arith(op) {
-            let lt = self.want(l, Want::Number);
-            if op == BinOp::Add && lt.is_err() && matches!(self.peek_ty(l), Some(Ty::Str)) {
-                return Err(type_error(&l.span, "a number", Ty::Str)
-                    .help("`+` adds numbers; strings cannot be joined"));
-            }
-            lt?;
+            self.want(l, Want::Number)?;
             self.want(r, Want::Number)?;
             self.emit(code);
             return Ok(Ty::Number);
@@ -657,12 +710,56 @@ impl<'c> Lowering<'c> {
         Ok(Ty::Bool)
     }
 
-    /// The type of `e` if it is a literal, without emitting anything.
-    fn peek_ty(&self, e: &Expr) -> Option<Ty> {
-        match &strip_parens(e).kind {
-            ExprKind::Str(_) => Some(Ty::Str),
-            _ => None,
+    /// `l + r`: numbers add; if either side is a string, both are joined
+    /// as text, the other side converted as `str()` converts it.
+    fn add(&mut self, l: &Expr, r: &Expr) -> Result<Ty, Diagnostic> {
+        if !self.is_text(l) && !self.is_text(r) {
+            self.want(l, Want::Number)?;
+            self.want(r, Want::Number)?;
+            self.emit(OpCode::Add);
+            return Ok(Ty::Number);
         }
+        let lt = self.expr(l)?;
+        self.text_operand(l, lt)?;
+        let rt = self.expr(r)?;
+        self.text_operand(r, rt)?;
+        self.emit(OpCode::Concat);
+        Ok(Ty::Str)
+    }
+
+    /// Whether `e` is a string at compile time, without lowering it: a
+    /// literal, `str(...)`, `realm`, a name bound to one, or a join.
+    fn is_text(&self, e: &Expr) -> bool {
+        match &strip_parens(e).kind {
+            ExprKind::Str(_) => true,
+            ExprKind::Call(name, _, _) => name == "str",
+            ExprKind::Binary(BinOp::Add, l, r) => self.is_text(l) || self.is_text(r),
+            ExprKind::Name(name) => match (self.lookup(name), self.consts.get(name.as_str())) {
+                (Some((_, ty)), _) => ty == Ty::Str,
+                (None, Some((_, ty))) => *ty == Ty::Str,
+                (None, None) => name == "realm",
+            },
+            _ => false,
+        }
+    }
+
+    /// Converts the operand of a join just lowered (of type `ty`) to text.
+    fn text_operand(&mut self, e: &Expr, ty: Ty) -> Result<(), Diagnostic> {
+        match ty {
+            // A DID is joined as written, without a conversion.
+            Ty::Str | Ty::Did => {}
+            Ty::Trust | Ty::Array | Ty::Nothing => {
+                self.value(ty, &e.span)?;
+                return Err(type_error(&e.span, "a value `str()` can show", ty).help(
+                    "a trust vector or an array has no text: join one of its numbers, \
+                     e.g. `caller.trust.R`",
+                ));
+            }
+            _ => {
+                self.emit(OpCode::ToText);
+            }
+        }
+        Ok(())
     }
 
     fn call(
@@ -855,6 +952,7 @@ pub fn stack_effect(op: &OpCode) -> (usize, usize) {
         Neg | Not | TrustDim(_) | TrustNorm | LoadTrust | ResolveDid | GetBalance | Surprisal
         | StrLen | MathAbs | MathSqrt | MathFloor | MathCeil | MathRound | TimeSince | ArrayLen
         | LoadParam | ToBool | ToText | ToNumber => (1, 1),
+        Concat => (2, 1),
         TrustCreate => (6, 1),
         Clamp | Lerp => (3, 1),
         MakeArray(n) => (*n as usize, 1),

@@ -33,6 +33,7 @@ mod format;
 pub mod lexer;
 pub mod optimizer;
 mod parser;
+mod source_map;
 pub mod vm;
 
 pub use compile::{
@@ -41,3 +42,4 @@ pub use compile::{
 pub use diagnostic::{Diagnostic, Diagnostics, line_col};
 pub use format::{format, quote};
 pub use parser::{MAX_NESTING, parse, parse_expr, strip_parens};
+pub use source_map::SourceMap;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use erynoa_core::{Exhaustion, GasLayer};
 
-use crate::bytecode::{OpCode, Value};
+use crate::bytecode::{CONCAT_BYTES_PER_GAS, MAX_TEXT_BYTES, OpCode, Value};
 
 /// Everything a program can ask of the world, and the budget it runs under.
 ///
@@ -86,6 +86,10 @@ pub mod message {
     pub const RETURNED: &str = "policy returned ";
     /// After its type.
     pub const NOT_A_BOOL: &str = ", not a bool";
+    /// `+` on texts whose result is too long: before its length.
+    pub const TEXT_TOO_LONG: &str = "Text too long: ";
+    /// After the length.
+    pub const TEXT_LIMIT: &str = " bytes, the limit is 65536";
 }
 
 /// A host call that failed.
@@ -221,6 +225,11 @@ pub struct Execution {
     /// Gas consumed by the legacy meter; 0 under [`Metering::Budget`] and
     /// [`Metering::Layered`], where the host's budget holds the count.
     pub meter_gas: u64,
+    /// The index in the code of the instruction that ended the run with an
+    /// error (to locate it with the program's
+    /// [`SourceMap`](crate::SourceMap)); `None` when the run did not end
+    /// on an instruction of the code.
+    pub at: Option<usize>,
 }
 
 /// Options of one run.
@@ -266,9 +275,16 @@ pub fn run<H: Host + ?Sized>(code: &[OpCode], host: &mut H, options: RunOptions)
         calls: Vec::new(),
         locals: Vec::new(),
         consumed: 0,
+        ip: 0,
+        metering: options.metering,
     };
     let result = vm.execute(code, host, options);
+    let offset = usize::from(options.push_caller);
     Execution {
+        at: vm
+            .ip
+            .checked_sub(1 + offset)
+            .filter(|&at| result.is_err() && at < code.len()),
         result,
         meter_gas: vm.consumed,
     }
@@ -279,6 +295,9 @@ struct Vm {
     calls: Vec<usize>,
     locals: Vec<Value>,
     consumed: u64,
+    /// One past the instruction running (or that ended the run).
+    ip: usize,
+    metering: Metering,
 }
 
 fn mismatch(expected: &'static str, v: &Value) -> VmError {
@@ -407,8 +426,29 @@ impl Vm {
         metering: Metering,
     ) -> Result<(), VmError> {
         match metering {
+            Metering::Legacy { .. } | Metering::Budget => self.charge_compute(op.gas_cost(), host),
+            Metering::Layered => {
+                if op.is_host_call() && host.charges_calls() {
+                    return Ok(());
+                }
+                let (layer, mut amount) = op.layer_cost();
+                if matches!(op, OpCode::TimeSince) && host.charges_calls() {
+                    // Its timestamp is a host call that charges the last 1.
+                    amount -= 1;
+                }
+                Ok(host.charge(layer, amount)?)
+            }
+        }
+    }
+
+    /// Charges `needed` compute gas as the metering says.
+    fn charge_compute<H: Host + ?Sized>(
+        &mut self,
+        needed: u64,
+        host: &mut H,
+    ) -> Result<(), VmError> {
+        match self.metering {
             Metering::Legacy { limit } => {
-                let needed = op.gas_cost();
                 let remaining = limit - self.consumed;
                 if needed > remaining {
                     return Err(VmError::OutOfGas {
@@ -421,18 +461,7 @@ impl Vm {
                 self.consumed += needed;
                 Ok(())
             }
-            Metering::Budget => Ok(host.charge(GasLayer::Compute, op.gas_cost())?),
-            Metering::Layered => {
-                if op.is_host_call() && host.charges_calls() {
-                    return Ok(());
-                }
-                let (layer, mut amount) = op.layer_cost();
-                if matches!(op, OpCode::TimeSince) && host.charges_calls() {
-                    // Its timestamp is a host call that charges the last 1.
-                    amount -= 1;
-                }
-                Ok(host.charge(layer, amount)?)
-            }
+            Metering::Budget | Metering::Layered => Ok(host.charge(GasLayer::Compute, needed)?),
         }
     }
 
@@ -456,6 +485,7 @@ impl Vm {
                 (None, None) => unreachable_op(),
             };
             ip += 1;
+            self.ip = ip;
             self.charge(op, host, options.metering)?;
             until_deadline_check -= 1;
             if until_deadline_check == 0 {
@@ -791,6 +821,26 @@ impl Vm {
             ToNumber => {
                 let s = self.pop_s()?;
                 self.stack.push(Value::Number(number_of(&s)?));
+            }
+            Concat => {
+                let b = self.pop_s()?;
+                let a = self.pop_s()?;
+                let len = (a.len() + b.len()) as u64;
+                if len > MAX_TEXT_BYTES {
+                    return Err(VmError::Domain(format!(
+                        "{}{len}{}",
+                        message::TEXT_TOO_LONG,
+                        message::TEXT_LIMIT
+                    )));
+                }
+                let extra = len / CONCAT_BYTES_PER_GAS;
+                if extra > 0 {
+                    self.charge_compute(extra, host)?;
+                }
+                let mut joined = String::with_capacity(len as usize);
+                joined.push_str(&a);
+                joined.push_str(&b);
+                self.stack.push(Value::String(Arc::from(joined)));
             }
         }
         Ok(None)

@@ -1139,3 +1139,71 @@ fn s11_s12_parse_and_lex() {
         assert!(kinds.contains(&want), "{want:?} in {kinds:?}");
     }
 }
+
+/// ECL 1.1: `+` joins texts. A string on either side makes it a join; the
+/// other side is converted as `str()` converts it (ToText, 3 gas), a DID
+/// is joined as written; `Concat` costs 3 plus 1 per 64 bytes it writes.
+#[test]
+fn e11_joining_texts() {
+    let s = |x: &str| Value::string(x);
+    // PushConst 1 + PushConst 1 + ToText 3 + Concat 3 + Return 5.
+    assert_eq!(
+        src(r#"policy "p" { return "n=" + 2.5 }"#),
+        (Ok(s("n=2.5")), 1 + 1 + 3 + 3 + 5)
+    );
+    assert_eq!(
+        src(r#"policy "p" { return 1 + 2 + "x" + true + null }"#).0,
+        Ok(s("3xtruenull"))
+    );
+    assert_eq!(
+        src(r#"policy "p" { return "by " + caller }"#).0,
+        Ok(s("by did:test:alice"))
+    );
+    // Numbers format as str() formats them: shortest round trip.
+    assert_eq!(
+        src(r#"policy "p" { deny "score " + 0.1 * 3 + " is below " + 0.6 }"#).0,
+        Err("deny: score 0.30000000000000004 is below 0.6".into())
+    );
+    // Numbers still add; a trust vector has no text.
+    assert_eq!(src(r#"policy "p" { return 1 + 2 }"#).0, Ok(n(3.0)));
+    assert_eq!(
+        compile_error(r#"policy "p" { return "t" + caller.trust }"#),
+        "E0203"
+    );
+    // One more gas per 64 bytes of the result.
+    let a = "a".repeat(100);
+    let (v, gas) = bc(&[push(s(&a)), push(s(&a)), Concat, Return]);
+    assert_eq!(v, Ok(s(&a.repeat(2))));
+    assert_eq!(gas, 1 + 1 + 3 + 200 / 64 + 5);
+    // A result over 64 KiB is an error, not a copy.
+    let big = "b".repeat(40_000);
+    assert_eq!(
+        bc(&[push(s(&big)), push(s(&big)), Concat, Return]).0,
+        Err("Text too long: 80000 bytes, the limit is 65536".into())
+    );
+    // Only texts join at run time, with the legacy type error otherwise.
+    assert_eq!(
+        bc(&[push(s("a")), pn(1.0), Concat, Return]).0,
+        Err("Expected string, got number".into())
+    );
+    // The per-byte gas is charged before the copy: out of gas, not copied.
+    let e = l_mode(
+        &[push(s(&a)), push(s(&a)), Concat, Return],
+        &mut StubHost::new(),
+        6,
+    );
+    assert!(
+        matches!(
+            e.result,
+            Err(erynoa_ecl::vm::VmError::OutOfGas { needed: 3, .. })
+        ),
+        "{e:?}"
+    );
+    // Concat is the first ECL 1.1 opcode: the legacy numbering is unchanged.
+    assert_eq!(Concat.index(), 75);
+    let file = erynoa_ecl::eclc::write(&[push(s("x")), push(s("y")), Concat, Return]);
+    assert_eq!(
+        erynoa_ecl::eclc::read(&file).expect("reads"),
+        [push(s("x")), push(s("y")), Concat, Return]
+    );
+}

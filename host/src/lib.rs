@@ -45,13 +45,13 @@ pub use crate::engine::bytecode::{BytecodeEngine, BytecodePolicy, capabilities};
 pub use crate::engine::compiled_ecl::{Cost, ExecutionMode};
 pub use crate::engine::component::cache::CacheError;
 pub use crate::engine::component::{
-    ComponentEngine, ComponentPolicy, EngineConfig, EngineError, MAX_REASON_BYTES, METERING_SECTION,
+    ComponentEngine, ComponentPolicy, EngineConfig, EngineError, METERING_SECTION,
 };
 pub use crate::engine::source::{PolicySource, SourceError};
 pub use crate::engine::{BoxError, LoadError, PolicyEngine};
 pub use crate::evaluation::{
-    CallError, Decision, Effect, Evaluation, Failure, HostCallRecord, LogLevel, Policy, PolicyInfo,
-    Run, Session, Tape, printable,
+    CallError, Decision, Effect, Evaluation, Failure, HostCallRecord, LogLevel, MAX_REASON_BYTES,
+    Policy, PolicyInfo, Run, Session, Tape, printable,
 };
 pub use crate::request::{Request, RequestBuilder, RequestError};
 

@@ -31,8 +31,9 @@ pub fn both(
     request: &Request,
     limits: BudgetLimits,
 ) -> (Evaluation, Evaluation) {
-    let program =
-        erynoa_ecl::compile(src, None).unwrap_or_else(|d| panic!("{}", d.render("t.ecl", src)));
+    let program = erynoa_ecl::compile(src, None)
+        .unwrap_or_else(|d| panic!("{}", d.render("t.ecl", src)))
+        .in_file("p");
     let vm = BytecodeEngine::new(Trust::AllowUnsigned)
         .load_source("p", src, None)
         .expect("vm loads");
@@ -243,7 +244,34 @@ fn bool_weights_count_as_one_and_zero_on_both_back_ends() {
     );
     assert_eq!(
         e.reason.as_deref(),
-        Some("policy fault: Weight must be a number")
+        Some(
+            "policy fault: p:1:21: trust_weighted_avg(caller.trust, [true, 0, 0, 0…: \
+             Weight must be a number"
+        )
+    );
+}
+
+/// A fault in a policy compiled from source says where it happened, with
+/// the legacy text after it, on both back ends; legacy bytecode keeps the
+/// legacy text alone.
+#[test]
+fn runtime_faults_name_the_file_line_column_and_expression() {
+    let src = "policy \"kyc\" {\n    let limit = 10\n    require param(\"missing\") * 2 < limit\n    allow\n}";
+    let e = agree(src, "{}", &alice(), BudgetLimits::default());
+    assert_eq!(
+        e.failure.map(|f| f.to_string()).as_deref(),
+        Some("policy fault: p:3:13: param(\"missing\") * 2: Expected number, got null")
+    );
+    let bytecode = erynoa_ecl::compile(src, None).expect("compiles").code;
+    let eclc = erynoa_ecl::eclc::write(&bytecode);
+    let legacy = BytecodeEngine::new(Trust::AllowUnsigned)
+        .load_eclc("kyc", &eclc)
+        .expect("loads");
+    let state = Arc::new(UnifiedState::default());
+    let e = legacy.evaluate(&state, &alice(), BudgetLimits::default());
+    assert_eq!(
+        e.failure.map(|f| f.to_string()).as_deref(),
+        Some("policy fault: Expected number, got null")
     );
 }
 
@@ -373,6 +401,7 @@ mod generate {
         rng: Rng,
         nums: Vec<String>,
         bools: Vec<String>,
+        texts: Vec<String>,
         next_local: usize,
     }
 
@@ -382,6 +411,7 @@ mod generate {
                 rng: Rng::new(seed),
                 nums: Vec::new(),
                 bools: Vec::new(),
+                texts: Vec::new(),
                 next_local: 0,
             }
         }
@@ -393,7 +423,7 @@ mod generate {
         }
 
         fn block(&mut self, depth: usize, n: usize) -> String {
-            let (nums, bools) = (self.nums.len(), self.bools.len());
+            let (nums, bools, texts) = (self.nums.len(), self.bools.len(), self.texts.len());
             let mut out = String::new();
             for _ in 0..n {
                 out.push_str(&self.stmt(depth));
@@ -402,11 +432,24 @@ mod generate {
             // Names declared in a block end with it.
             self.nums.truncate(nums);
             self.bools.truncate(bools);
+            self.texts.truncate(texts);
             out
         }
 
         fn stmt(&mut self, depth: usize) -> String {
-            match self.rng.below(if depth == 0 { 9 } else { 11 }) {
+            match self.rng.below(if depth == 0 { 11 } else { 13 }) {
+                // Joined texts: bound (so that they can double), denied with, logged.
+                11 => {
+                    let name = format!("t{}", self.next_local);
+                    self.next_local += 1;
+                    let s = format!("let {name} = {}", self.text(2));
+                    self.texts.push(name);
+                    s
+                }
+                12 => match self.rng.below(2) {
+                    0 => format!("deny {}", self.text(2)),
+                    _ => format!("log({})", self.text(2)),
+                },
                 0 | 1 => {
                     let name = format!("n{}", self.next_local);
                     self.next_local += 1;
@@ -464,7 +507,7 @@ mod generate {
         fn num(&mut self, depth: usize) -> String {
             let leaf = depth == 0 || self.rng.below(3) == 0;
             if leaf {
-                let choice = self.rng.below(if self.nums.is_empty() { 12 } else { 14 });
+                let choice = self.rng.below(if self.nums.is_empty() { 13 } else { 15 });
                 return match choice {
                     9 => "time_since(now() - 60)".to_owned(),
                     10 => format!(
@@ -490,6 +533,7 @@ mod generate {
                     6 => "str_len(param(\"note\"))".to_owned(),
                     7 => "num(store_get(\"s\", \"k0\"))".to_owned(),
                     8 => format!("len([1, {}, \"x\"])", self.rng.below(5)),
+                    12 => format!("str_len({})", self.text(1)),
                     _ => self.nums[self.rng.below(self.nums.len())].clone(),
                 };
             }
@@ -516,6 +560,34 @@ mod generate {
                 7 => format!("clamp({}, {}, {})", self.num(d), self.num(d), self.num(d)),
                 8 => format!("lerp({}, {}, {})", self.num(d), self.num(d), self.num(d)),
                 _ => format!("[{}, {}][{}]", self.num(d), self.num(d), self.num(d)),
+            }
+        }
+
+        /// A text, a string at compile time: `+` with a string on either side joins, converting a
+        /// number, bool, null or a run-time value as `str()` does; `big`
+        /// is long enough that joins pay gas per byte and some go over the
+        /// limit.
+        fn text(&mut self, depth: usize) -> String {
+            let leaf = depth == 0 || self.rng.below(3) == 0;
+            if leaf {
+                let choice = self.rng.below(if self.texts.is_empty() { 7 } else { 9 });
+                return match choice {
+                    0 => format!("\"t{}\"", self.rng.below(9)),
+                    1 => format!("str({})", self.num(1)),
+                    2 => "str(param(\"note\"))".to_owned(),
+                    3 => "(\"\" + param(\"wrong\"))".to_owned(),
+                    4 => self.rng.pick(&["realm", "(\"by \" + caller)"]).to_owned(),
+                    5 => "(param(\"big\") + \"\")".to_owned(),
+                    6 => "(\"\" + store_get(\"s\", \"k1\"))".to_owned(),
+                    _ => self.texts[self.rng.below(self.texts.len())].clone(),
+                };
+            }
+            let d = depth - 1;
+            match self.rng.below(4) {
+                0 => format!("({} + {})", self.text(d), self.text(d)),
+                1 => format!("({} + {})", self.text(d), self.num(d)),
+                2 => format!("({} + {})", self.num(d), self.text(d)),
+                _ => format!("({} + {})", self.text(d), self.boolean(d)),
             }
         }
 
@@ -570,7 +642,7 @@ proptest::proptest! {
     #[test]
     fn generated_programs_agree(seed in proptest::prelude::any::<u64>()) {
         let src = generate::Program::new(seed).source();
-        let program = erynoa_ecl::compile(&src, None).unwrap_or_else(|d| panic!("{}\n{src}", d.render("g.ecl", &src)));
+        let program = erynoa_ecl::compile(&src, None).unwrap_or_else(|d| panic!("{}\n{src}", d.render("g.ecl", &src))).in_file("g");
         let vm = BytecodeEngine::new(Trust::AllowUnsigned).load_source("g", &src, None).expect("vm loads");
         let wasm = erynoa_ecl::component::compile(&program).unwrap_or_else(|e| panic!("{e}\n{src}"));
         let component = engine().load_component("g", &wasm).unwrap_or_else(|e| panic!("{e}\n{src}"));
@@ -587,6 +659,7 @@ proptest::proptest! {
                 .param("amount", Value::Number(amount))
                 .param("n", Value::Text("7".into()))
                 .param("note", Value::Text("hi".into()))
+                .param("big", Value::Text("b".repeat(20_000)))
                 .param("flag", Value::Bool(amount > 0.0))
                 .param("to", Value::Did(ALICE.into()))
                 .build();

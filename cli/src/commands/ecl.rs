@@ -23,7 +23,7 @@ fn display(path: &Path) -> String {
 pub fn compile(args: CompileArgs) -> anyhow::Result<ExitStatus> {
     let source = read_source(&args.input)?;
     let program = match erynoa_ecl::compile(&source, args.entry.as_deref()) {
-        Ok(p) => p,
+        Ok(p) => p.in_file(&display(&args.input)),
         Err(d) => {
             eprint!("{}", d.render(&display(&args.input), &source));
             return Ok(ExitStatus::Error);
@@ -263,7 +263,16 @@ fn repl() -> anyhow::Result<ExitStatus> {
             // As the host decides: a failed `require` is a deny with its message.
             Err(erynoa_ecl::vm::VmError::RequireFailed(m)) => format!("deny: {m}"),
             Err(erynoa_ecl::vm::VmError::AssertionFailed) => "deny: Assertion failed".to_owned(),
-            Err(e) => format!("error: {e}"),
+            // The line the REPL wraps into a policy is not the author's
+            // line: name the expression only.
+            Err(e) => match program
+                .source_map
+                .as_ref()
+                .and_then(|m| m.expression(done.at?))
+            {
+                Some(expr) => format!("error: {expr}: {e}"),
+                None => format!("error: {e}"),
+            },
         };
         match Bindings::bound_name(input) {
             Some(name) => println!("{name} = {shown}    ({gas})"),

@@ -59,6 +59,7 @@ pub(crate) mod err {
     pub const NUM: i32 = 11;
     pub const STR: i32 = 12;
     pub const HOST: i32 = 13;
+    pub const TEXT_LONG: i32 = 14;
 }
 
 /// How the run ended, in `$outcome` (0, the initial value, is allow).
@@ -95,6 +96,9 @@ pub(crate) mod global {
     pub(crate) const OUTCOME: u32 = 10;
     /// `i64`: a deny's reason, a packed string.
     pub(crate) const REASON: u32 = 11;
+    /// `i64`: where a run-time fault happened, a packed string
+    /// (`file:line:col: expression: `); 0 if unknown.
+    pub(crate) const ERROR_AT: u32 = 12;
 }
 
 pub(crate) fn mem(offset: u64, align: u32) -> MemArg {

@@ -32,6 +32,7 @@ pub(crate) enum Helper {
     Flush,
     OogOne,
     OogTable,
+    ChargeGas,
     FailType,
     AnyNum,
     AnyBool,
@@ -48,7 +49,7 @@ pub(crate) enum Helper {
     Evaluate,
 }
 
-pub(crate) const HELPERS: [Helper; 24] = [
+pub(crate) const HELPERS: [Helper; 25] = [
     Helper::Alloc,
     Helper::Realloc,
     Helper::StrEq,
@@ -59,6 +60,7 @@ pub(crate) const HELPERS: [Helper; 24] = [
     Helper::Flush,
     Helper::OogOne,
     Helper::OogTable,
+    Helper::ChargeGas,
     Helper::FailType,
     Helper::AnyNum,
     Helper::AnyBool,
@@ -140,6 +142,7 @@ pub(crate) fn core_module(program: &Program) -> Result<Vec<u8>, ComponentError> 
             Helper::Flush => flush(&idx)?,
             Helper::OogOne => oog_one(&idx)?,
             Helper::OogTable => oog_table(&idx),
+            Helper::ChargeGas => charge_gas(&idx),
             Helper::FailType => fail_type(),
             Helper::AnyNum => any_num(&idx),
             Helper::AnyBool => any_bool(&idx),
@@ -214,6 +217,7 @@ pub(crate) fn core_module(program: &Program) -> Result<Vec<u8>, ComponentError> 
         ValType::I32, // nparams
         ValType::I32, // outcome
         ValType::I64, // reason
+        ValType::I64, // error at
     ] {
         let init = match t {
             ValType::I64 => ConstExpr::i64_const(0),

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use erynoa_core::{Exhaustion, GasLayer};
 use erynoa_ecl::bytecode::{OpCode, Value as VmValue};
 use erynoa_ecl::vm::{self, HostError, Metering, Outcome, RunOptions, VmError};
+use erynoa_ecl::{Program, SourceMap};
 
 use crate::engine::{LoadError, PolicyEngine};
 use crate::evaluation::{CallError, LogLevel, Session};
@@ -43,6 +44,8 @@ pub struct BytecodeEngine {
 pub struct BytecodePolicy {
     info: PolicyInfo,
     code: Arc<[OpCode]>,
+    /// Where each instruction came from, when compiled from source.
+    source_map: Option<SourceMap>,
     /// Legacy `.eclc`: run with `run_policy` semantics (caller pushed first).
     legacy: bool,
 }
@@ -61,10 +64,8 @@ impl BytecodeEngine {
         entry: Option<&str>,
     ) -> Result<BytecodePolicy, LoadError> {
         let admission = self.admit(id, source.as_bytes())?;
-        let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Ecl {
-            diagnostics: d.render(id, source),
-        })?;
-        self.finish(id, program.name, program.code, false, admission)
+        let program = compile(id, source, entry)?;
+        self.finish(id, program, false, admission)
     }
 
     /// Reads a legacy `.eclc` file. It runs as the legacy `run_policy` did:
@@ -74,7 +75,14 @@ impl BytecodeEngine {
         let code = erynoa_ecl::eclc::read(bytes).map_err(|e| LoadError::Invalid {
             reason: e.to_string(),
         })?;
-        self.finish(id, id.to_owned(), code, true, admission)
+        let program = Program {
+            name: id.to_owned(),
+            code,
+            locals: 0,
+            max_stack: 0,
+            source_map: None,
+        };
+        self.finish(id, program, true, admission)
     }
 
     pub(super) fn admit(&self, id: &str, bytes: &[u8]) -> Result<Option<Admission>, LoadError> {
@@ -94,11 +102,16 @@ impl BytecodeEngine {
     pub(super) fn finish(
         &self,
         id: &str,
-        name: String,
-        code: Vec<OpCode>,
+        program: Program,
         legacy: bool,
         admission: Option<Admission>,
     ) -> Result<BytecodePolicy, LoadError> {
+        let Program {
+            name,
+            code,
+            source_map,
+            ..
+        } = program;
         if let Some(a) = &admission {
             check_capabilities(&code, a)?;
         }
@@ -120,6 +133,7 @@ impl BytecodeEngine {
                 admission: admission.map(Arc::new),
             },
             code: code.into(),
+            source_map,
             legacy,
         })
     }
@@ -185,19 +199,22 @@ impl Policy for BytecodePolicy {
             push_caller: self.legacy,
         };
         let done = vm::run(&self.code, &mut session, options);
-        Run::new(session, decide(done.result))
+        let outcome = decide(done.result).map_err(|failure| match (failure, &self.source_map) {
+            (Failure::PolicyFault { message }, Some(map)) => Failure::PolicyFault {
+                message: done
+                    .at
+                    .map_or(message.clone(), |at| map.fault(at, &message)),
+            },
+            (other, _) => other,
+        });
+        Run::new(session, outcome)
     }
 }
 
 /// How a VM run becomes a decision. The compiled component follows the
 /// same rules, so both back ends decide alike.
 pub fn decide(result: Result<Outcome, VmError>) -> Result<Decision, Failure> {
-    let deny = |reason: Option<String>| {
-        Ok(Decision {
-            effect: Effect::Deny,
-            reason,
-        })
-    };
+    let deny = |reason: Option<String>| Decision::checked(Effect::Deny, reason);
     match result {
         Ok(Outcome::Return(VmValue::Bool(true))) => Ok(Decision {
             effect: Effect::Allow,
@@ -222,6 +239,17 @@ pub fn decide(result: Result<Outcome, VmError>) -> Result<Decision, Failure> {
             message: other.to_string(),
         }),
     }
+}
+
+/// Compiles ECL `source`, its faults located in the file `id` names
+/// (`kyc.ecl@wasm` is `kyc.ecl`).
+pub(super) fn compile(id: &str, source: &str, entry: Option<&str>) -> Result<Program, LoadError> {
+    let file = id.rsplit_once('@').map_or(id, |(file, _)| file);
+    erynoa_ecl::compile(source, entry)
+        .map(|p| p.in_file(file))
+        .map_err(|d| LoadError::Ecl {
+            diagnostics: d.render(id, source),
+        })
 }
 
 fn host_error(e: CallError) -> HostError {

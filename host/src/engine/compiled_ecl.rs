@@ -109,9 +109,7 @@ impl ComponentEngine {
     ) -> Result<Arc<dyn Policy>, LoadError> {
         let vm = BytecodeEngine::new(self.trust().clone());
         let mut admission = vm.admit(id, source.as_bytes())?;
-        let program = erynoa_ecl::compile(source, entry).map_err(|d| LoadError::Ecl {
-            diagnostics: d.render(id, source),
-        })?;
+        let program = super::bytecode::compile(id, source, entry)?;
         match mode.resolve(&program) {
             ExecutionMode::Wasm => {
                 let wasm =
@@ -119,7 +117,7 @@ impl ComponentEngine {
                         reason: e.to_string(),
                     })?;
                 let max_stack = program.max_stack;
-                let on_vm = vm.finish(id, program.name, program.code, false, admission.clone())?;
+                let on_vm = vm.finish(id, program, false, admission.clone())?;
                 if let Some(a) = &mut admission {
                     // The host's own compiler, not the author, imports the
                     // budget and reports the policy's gas itself.
@@ -132,13 +130,7 @@ impl ComponentEngine {
                     max_stack,
                 }))
             }
-            _ => Ok(Arc::new(vm.finish(
-                id,
-                program.name,
-                program.code,
-                false,
-                admission,
-            )?)),
+            _ => Ok(Arc::new(vm.finish(id, program, false, admission)?)),
         }
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use erynoa_core::BudgetLimits;
 use serde::Serialize;
 
-pub use self::outcome::{Decision, Effect, Evaluation, Failure, Run};
+pub use self::outcome::{Decision, Effect, Evaluation, Failure, MAX_REASON_BYTES, Run};
 pub use self::session::{CallError, LogLevel, Session, printable};
 pub use self::tape::{HostCallRecord, Tape};
 use crate::Request;

@@ -44,6 +44,27 @@ pub struct Decision {
     pub reason: Option<String>,
 }
 
+/// Longest reason a decision may give, in bytes.
+pub const MAX_REASON_BYTES: usize = 4096;
+
+impl Decision {
+    /// A policy's decision, held to the contract's rules whichever back end
+    /// gave it: a reason over [`MAX_REASON_BYTES`] is an invalid decision.
+    pub fn checked(effect: Effect, reason: Option<String>) -> Result<Decision, Failure> {
+        if let Some(reason) = &reason
+            && reason.len() > MAX_REASON_BYTES
+        {
+            return Err(Failure::InvalidDecision {
+                message: format!(
+                    "reason of {} bytes is longer than the limit of {MAX_REASON_BYTES}",
+                    reason.len()
+                ),
+            });
+        }
+        Ok(Decision { effect, reason })
+    }
+}
+
 /// Why the host denied instead of the policy deciding.
 ///
 /// In JSON it is `{"kind", "message"}`, with the same kind the text output
@@ -69,10 +90,12 @@ pub enum Failure {
     },
     /// An ECL policy failed at run time by its own fault: a type error, a
     /// division by zero, an index out of bounds, a value that is not a bool
-    /// where a decision was due. The message is the legacy VM's text.
+    /// where a decision was due. The message is the legacy VM's text, after
+    /// where it happened (`kyc.ecl:4:13: param("amount") * 2: `) when the
+    /// policy was compiled from source.
     #[error("policy fault: {message}")]
     PolicyFault {
-        /// What went wrong, in the legacy VM's words.
+        /// What went wrong, in the legacy VM's words, located if known.
         message: String,
     },
     /// The policy's decision broke a rule of the contract.

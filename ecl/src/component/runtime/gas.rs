@@ -42,6 +42,30 @@ pub(crate) fn oog_one(idx: &Index) -> Compiled<FunctionBody> {
     Ok(b)
 }
 
+/// `(cost)`: charges `cost` compute gas computed at run time (0 is free),
+/// refusing it as [`oog_one`] does when the budget cannot pay it.
+pub(crate) fn charge_gas(idx: &Index) -> FunctionBody {
+    let mut b = FunctionBody::new(&[I64], &[]);
+    b.all([
+        Ins::GlobalGet(global::GAS_LEFT),
+        Ins::LocalGet(0),
+        Ins::I64LtS,
+        Ins::If(BlockType::Empty),
+        Ins::LocalGet(0),
+        Ins::Call(idx.helper(Helper::OogOne)),
+        Ins::End,
+        Ins::GlobalGet(global::GAS_LEFT),
+        Ins::LocalGet(0),
+        Ins::I64Sub,
+        Ins::GlobalSet(global::GAS_LEFT),
+        Ins::GlobalGet(global::GAS_PENDING),
+        Ins::LocalGet(0),
+        Ins::I64Add,
+        Ins::GlobalSet(global::GAS_PENDING),
+    ]);
+    b
+}
+
 /// `(table, n)`: the budget cannot pay a run of `n` instructions whose
 /// costs are at `table`: find the first that does not fit and refuse it.
 pub(crate) fn oog_table(idx: &Index) -> FunctionBody {

@@ -120,11 +120,24 @@ impl Translator<'_> {
     /// Fails with the error `kind`, from code `inline` blocks inside the
     /// current one.
     pub(super) fn record_err(&mut self, kind: i32, inline: u32) {
+        let locate = self.fault_location().unwrap_or_default();
+        self.b.all(locate);
         self.b.all([
             Ins::I32Const(kind),
             Ins::GlobalSet(global::ERROR),
             self.br(Target::Fail, inline),
         ]);
+    }
+
+    /// Code that records where a fault of the current instruction happened
+    /// (its source map's location, as the VM's run gives it), if the
+    /// program has a source map.
+    pub(super) fn fault_location(&mut self) -> Option<Vec<Ins<'static>>> {
+        let place = self.source_map?.locate(self.at)?;
+        Some(vec![
+            Ins::I64Const(self.data.string(&format!("{place}: "))),
+            Ins::GlobalSet(global::ERROR_AT),
+        ])
     }
 
     /// Opens a structured block (`if`, `block`): branches from inside it

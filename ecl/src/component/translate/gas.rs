@@ -10,8 +10,18 @@ use crate::component::module::Helper;
 impl Translator<'_> {
     /// Branch to `$fail` if the last call recorded an error.
     pub(super) fn check_err(&mut self) {
-        self.b
-            .all([Ins::GlobalGet(global::ERROR), self.br_if(Target::Fail, 0)]);
+        match self.fault_location() {
+            Some(locate) => {
+                self.b
+                    .all([Ins::GlobalGet(global::ERROR), Ins::If(BlockType::Empty)]);
+                self.b.all(locate);
+                self.b.all([self.br(Target::Fail, 1), Ins::End]);
+            }
+            None => {
+                let fail = self.br_if(Target::Fail, 0);
+                self.b.all([Ins::GlobalGet(global::ERROR), fail]);
+            }
+        }
     }
 
     /// Charges the run of instructions emitted since the last charge.

@@ -26,6 +26,7 @@ use crate::component::imports::HostImport;
 use crate::component::layout::*;
 use crate::component::module::{Helper, Index, Tables};
 use crate::component::{Compiled, ComponentError};
+use crate::source_map::SourceMap;
 
 // ---- The policy itself ----
 
@@ -44,6 +45,10 @@ pub(crate) struct Translator<'a> {
     run: Vec<u64>,
     /// Structured blocks open inside `$fail` (see [`Target`]).
     blocks: u32,
+    /// Where the program's instructions came from, if known.
+    source_map: Option<&'a SourceMap>,
+    /// The instruction being translated: a fault in its code is located there.
+    at: usize,
 }
 
 /// Where a branch can go. `evaluate` is `block $exit (block $fail ... )`:
@@ -74,6 +79,8 @@ impl<'a> Translator<'a> {
             slots: BTreeMap::new(),
             run: Vec::new(),
             blocks: 0,
+            source_map: program.source_map.as_ref(),
+            at: 0,
         }
     }
 
@@ -144,10 +151,13 @@ impl<'a> Translator<'a> {
 
     /// Translates instructions `from..to`; returns where it stopped.
     pub(super) fn region(&mut self, from: usize, to: usize) -> Compiled<usize> {
+        let outer = self.at;
         let mut at = from;
         while at < to {
+            self.at = at;
             at = self.op(at, to)?;
         }
+        self.at = outer;
         Ok(at)
     }
 

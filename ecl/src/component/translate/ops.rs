@@ -145,7 +145,8 @@ impl Translator<'_> {
             | O::ArrayGet
             | O::MakeArray(..)
             | O::ToText
-            | O::ToNumber => self.value(at, cost)?,
+            | O::ToNumber
+            | O::Concat => self.value(at, cost)?,
             _ => {
                 return Err(
                     self.unsupported(at, "only the ECL compiler's instructions are compiled")

@@ -207,8 +207,26 @@ impl Translator<'_> {
         p.extend(name(tn, global::ERROR_A));
         p.push(concat.clone());
         case(self, err::STR, p);
+        let mut p = vec![s(self, message::TEXT_TOO_LONG)];
+        p.extend(fmt_u(global::ERROR_A));
+        p.push(concat.clone());
+        p.push(s(self, message::TEXT_LIMIT));
+        p.push(concat.clone());
+        case(self, err::TEXT_LONG, p);
         let p = vec![Ins::GlobalGet(global::ERROR_B)];
         case(self, err::HOST, p);
+        // A fault located by the source map (host errors never are).
+        self.b.all([
+            Ins::GlobalGet(global::ERROR_AT),
+            Ins::I64Eqz,
+            Ins::I32Eqz,
+            Ins::If(BlockType::Empty),
+            Ins::GlobalGet(global::ERROR_AT),
+            Ins::LocalGet(out),
+            concat.clone(),
+            Ins::LocalSet(out),
+            Ins::End,
+        ]);
         // A return value that is not a bool.
         self.b.all([
             Ins::GlobalGet(global::OUTCOME),

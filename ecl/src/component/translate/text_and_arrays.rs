@@ -4,7 +4,7 @@ use wasm_encoder::ValType::{I32, I64};
 use wasm_encoder::{BlockType, Instruction as Ins};
 
 use super::Translator;
-use crate::bytecode::OpCode;
+use crate::bytecode::{CONCAT_BYTES_PER_GAS, MAX_TEXT_BYTES, OpCode};
 use crate::component::Compiled;
 use crate::component::emit::*;
 use crate::component::imports::HostImport;
@@ -174,6 +174,46 @@ impl Translator<'_> {
                 self.b
                     .all([Ins::End, Ins::I32Const(RET), Ins::F64Load(mem(8, 3))]);
                 self.stack.push(Kind::Num);
+            }
+            O::Concat => {
+                // It can fail (a boxed operand, a result too long, its gas
+                // per byte): paid for alone, before it runs, as in the VM.
+                self.charge_one(cost);
+                self.two(at, |g, t, at| {
+                    g.coerce_text(t, E_STRING, at)?;
+                    Ok(I64)
+                })?;
+                let (x, y, len) = (self.scratch(I64), self.scratch(I64), self.scratch(I64));
+                self.b.all([
+                    Ins::LocalSet(y),
+                    Ins::LocalTee(x),
+                    Ins::I64Const(0xffff_ffff),
+                    Ins::I64And,
+                    Ins::LocalGet(y),
+                    Ins::I64Const(0xffff_ffff),
+                    Ins::I64And,
+                    Ins::I64Add,
+                    Ins::LocalTee(len),
+                    Ins::I64Const(MAX_TEXT_BYTES as i64),
+                    Ins::I64GtU,
+                    Ins::If(BlockType::Empty),
+                    Ins::LocalGet(len),
+                    Ins::GlobalSet(global::ERROR_A),
+                ]);
+                self.record_err(err::TEXT_LONG, 1);
+                self.b.all([
+                    Ins::End,
+                    Ins::LocalGet(len),
+                    Ins::I64Const(CONCAT_BYTES_PER_GAS as i64),
+                    Ins::I64DivU,
+                ]);
+                self.b.i(Ins::Call(self.idx.helper(Helper::ChargeGas)));
+                self.b.all([
+                    Ins::LocalGet(x),
+                    Ins::LocalGet(y),
+                    Ins::Call(self.idx.helper(Helper::Concat)),
+                ]);
+                self.stack.push(Kind::Str);
             }
             _ => unreachable!("dispatched by `op`"),
         }

@@ -26,7 +26,7 @@
   (import "erynoa:ecl/prelude@0.1.0" "log2" (func (;3;) (type 3)))
   (import "erynoa:ecl/prelude@0.1.0" "fmod" (func (;4;) (type 4)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1784)
+  (global (;0;) (mut i32) i32.const 1976)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -38,10 +38,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 6))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 27))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 28))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 28))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 29))
   (func (;5;) (type 5) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -420,7 +421,24 @@
     end
     unreachable
   )
-  (func (;15;) (type 11) (param i32 i32)
+  (func (;15;) (type 10) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 13
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;16;) (type 11) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -430,7 +448,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;16;) (type 12) (param i32) (result f64)
+  (func (;17;) (type 12) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -453,10 +471,10 @@
     end
     i32.const 0
     local.get 1
-    call 15
+    call 16
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;17;) (type 13) (param i32) (result i32)
+  (func (;18;) (type 13) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -488,10 +506,10 @@
     end
     i32.const 1
     local.get 1
-    call 15
+    call 16
     i32.const 0
   )
-  (func (;18;) (type 14) (param i32 i32) (result i64)
+  (func (;19;) (type 14) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -509,10 +527,10 @@
     end
     local.get 1
     local.get 2
-    call 15
+    call 16
     i64.const 0
   )
-  (func (;19;) (type 13) (param i32) (result i32)
+  (func (;20;) (type 13) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -526,10 +544,10 @@
     end
     i32.const 4
     local.get 1
-    call 15
+    call 16
     i32.const 0
   )
-  (func (;20;) (type 13) (param i32) (result i32)
+  (func (;21;) (type 13) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -543,10 +561,10 @@
     end
     i32.const 5
     local.get 1
-    call 15
+    call 16
     i32.const 0
   )
-  (func (;21;) (type 15) (param i64) (result i32)
+  (func (;22;) (type 15) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -575,7 +593,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 26
+        call 27
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -628,7 +646,7 @@
     i64.const 0
     call 11
   )
-  (func (;22;) (type 16) (param i64) (result i64)
+  (func (;23;) (type 16) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -671,7 +689,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;23;) (type 17) (param i64 i64) (result i64)
+  (func (;24;) (type 17) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -712,7 +730,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;24;) (type 18) (param i32)
+  (func (;25;) (type 18) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -727,7 +745,7 @@
     i64.or
     global.set 5
   )
-  (func (;25;) (type 5) (param i32 i32) (result i32)
+  (func (;26;) (type 5) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -760,7 +778,7 @@
     end
     i32.const 0
   )
-  (func (;26;) (type 7) (param i64 i64) (result i32)
+  (func (;27;) (type 7) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -829,7 +847,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;27;) (type 19) (result i32)
+  (func (;28;) (type 19) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -844,7 +862,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;28;) (type 20) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;29;) (type 20) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 f64 i64)
     local.get 0
     i64.extend_i32_u
@@ -924,6 +942,8 @@
         f64.const 0x0p+0 (;=0;)
         f64.eq
         if ;; label = @3
+          i64.const 5394478923802
+          global.set 12
           i32.const 2
           global.set 3
           br 1 (;@2;)
@@ -936,7 +956,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1256
+          i32.const 1284
           i32.const 1
           call 14
         end
@@ -971,6 +991,8 @@
         f64.const 0x0p+0 (;=0;)
         f64.eq
         if ;; label = @3
+          i64.const 5531917877278
+          global.set 12
           i32.const 3
           global.set 3
           br 1 (;@2;)
@@ -1077,7 +1099,7 @@
         i64.const 26
         i64.lt_s
         if ;; label = @3
-          i32.const 1260
+          i32.const 1320
           i32.const 16
           call 14
         end
@@ -1111,6 +1133,8 @@
           local.get 32
           i64.reinterpret_f64
           global.set 4
+          i64.const 5944234737689
+          global.set 12
           i32.const 6
           global.set 3
           br 1 (;@2;)
@@ -1122,7 +1146,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1324
+          i32.const 1412
           i32.const 1
           call 14
         end
@@ -1160,6 +1184,8 @@
           local.get 33
           i64.reinterpret_f64
           global.set 4
+          i64.const 6081673691167
+          global.set 12
           i32.const 5
           global.set 3
           br 1 (;@2;)
@@ -1177,7 +1203,7 @@
         i64.const 6
         i64.lt_s
         if ;; label = @3
-          i32.const 1328
+          i32.const 1448
           i32.const 4
           call 14
         end
@@ -1218,6 +1244,8 @@
           local.get 35
           i64.reinterpret_f64
           global.set 5
+          i64.const 6287832121375
+          global.set 12
           i32.const 7
           global.set 3
           br 1 (;@2;)
@@ -1273,7 +1301,7 @@
         i64.const 27
         i64.lt_s
         if ;; label = @3
-          i32.const 1344
+          i32.const 1496
           i32.const 15
           call 14
         end
@@ -1308,7 +1336,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1404
+          i32.const 1556
           i32.const 1
           call 14
         end
@@ -1394,13 +1422,13 @@
       i32.const 128
       return
     end
-    i64.const 6047313952773
+    i64.const 6700148981765
     local.set 47
     global.get 3
     i32.const 1
     i32.eq
     if ;; label = @1
-      i64.const 6068788789257
+      i64.const 6721623818249
       i32.const 1144
       global.get 4
       i32.wrap_i64
@@ -1408,9 +1436,9 @@
       i32.mul
       i32.add
       i64.load
-      call 23
-      i64.const 6107443494918
-      call 23
+      call 24
+      i64.const 6760278523910
+      call 24
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1418,28 +1446,28 @@
       i32.mul
       i32.add
       i64.load
-      call 23
+      call 24
       local.set 47
     end
     global.get 3
     i32.const 2
     i32.eq
     if ;; label = @1
-      i64.const 6133213298704
+      i64.const 6786048327696
       local.set 47
     end
     global.get 3
     i32.const 3
     i32.eq
     if ;; label = @1
-      i64.const 6201932775438
+      i64.const 6854767804430
       local.set 47
     end
     global.get 3
     i32.const 5
     i32.eq
     if ;; label = @1
-      i64.const 6262062317614
+      i64.const 6914897346606
       global.get 4
       f64.reinterpret_i64
       i32.const 64
@@ -1451,14 +1479,14 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 23
+      call 24
       local.set 47
     end
     global.get 3
     i32.const 6
     i32.eq
     if ;; label = @1
-      i64.const 6459630813223
+      i64.const 7112465842215
       global.get 4
       f64.reinterpret_i64
       i32.const 64
@@ -1470,14 +1498,14 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 23
+      call 24
       local.set 47
     end
     global.get 3
     i32.const 7
     i32.eq
     if ;; label = @1
-      i64.const 6627134537763
+      i64.const 7279969566755
       global.get 4
       f64.reinterpret_i64
       i32.const 64
@@ -1489,9 +1517,9 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 23
-      i64.const 6777458393097
-      call 23
+      call 24
+      i64.const 7430293422089
+      call 24
       global.get 5
       f64.reinterpret_i64
       i32.const 64
@@ -1503,57 +1531,57 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 23
+      call 24
       local.set 47
     end
     global.get 3
     i32.const 8
     i32.eq
     if ;; label = @1
-      i64.const 6816113098764
+      i64.const 7468948127756
       global.get 4
-      call 22
       call 23
-      i64.const 6867652706325
-      call 23
+      call 24
+      i64.const 7520487735317
+      call 24
       global.get 5
-      call 22
       call 23
-      i64.const 6957847019521
-      call 23
+      call 24
+      i64.const 7610682048513
+      call 24
       local.set 47
     end
     global.get 3
     i32.const 9
     i32.eq
     if ;; label = @1
-      i64.const 6962141986857
+      i64.const 7614977015849
       global.get 4
-      call 22
       call 23
+      call 24
       local.set 47
     end
     global.get 3
     i32.const 10
     i32.eq
     if ;; label = @1
-      i64.const 7138235645975
+      i64.const 7791070674967
       local.set 47
     end
     global.get 3
     i32.const 11
     i32.eq
     if ;; label = @1
-      i64.const 7237019893774
+      i64.const 7889854922766
       global.get 5
-      call 23
+      call 24
       local.set 47
     end
     global.get 3
     i32.const 12
     i32.eq
     if ;; label = @1
-      i64.const 7297149435957
+      i64.const 7949984464949
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1561,7 +1589,19 @@
       i32.mul
       i32.add
       i64.load
+      call 24
+      local.set 47
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 8177617731599
+      global.get 4
       call 23
+      call 24
+      i64.const 8242042241050
+      call 24
       local.set 47
     end
     global.get 3
@@ -1571,13 +1611,22 @@
       global.get 5
       local.set 47
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 47
+      call 24
+      local.set 47
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 7524782702608
+      i64.const 8353711390736
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1585,9 +1634,9 @@
       i32.mul
       i32.add
       i64.load
-      call 23
-      i64.const 7593502179340
-      call 23
+      call 24
+      i64.const 8422430867468
+      call 24
       local.set 47
     end
     local.get 47
@@ -1620,5 +1669,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00arithmeticecl-1.0\00\00\00\01\00\00\00\00\00\00\00\01\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\03\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\00\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\03\00\00\00\01\00\00\00\03\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\03\00\00\00\02\00\00\00\00\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\05\00\00\00\02\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool\00\00\00\00")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00arithmeticecl-1.0\00\00\00\01\00\00\00\00\00\00\00\01\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\03\00\00\00\02\00\00\00<source>:5:21: a * b / b: \00\00\01\00\00\00<source>:5:21: a * b / b % 3: \00\00\02\00\00\00\00\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\03\00\00\00\01\00\00\00\03\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\03\00\00\00\02\00\00\00\00\00\00\00\01\00\00\00<source>:7:13: sqrt(16): \00\00\00\01\00\00\00<source>:7:24: surprisal(0.5): \00\02\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00<source>:7:41: clamp(a, 0, 5): \00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\05\00\00\00\02\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00\00")
 )

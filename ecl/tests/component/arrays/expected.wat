@@ -20,7 +20,7 @@
   (import "erynoa:ecl/budget@0.1.0" "gas-left" (func (;0;) (type 0)))
   (import "erynoa:ecl/budget@0.1.0" "consume-gas" (func (;1;) (type 1)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1704)
+  (global (;0;) (mut i32) i32.const 1768)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -32,10 +32,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 3))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 24))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 25))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 25))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 26))
   (func (;2;) (type 2) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -414,7 +415,24 @@
     end
     unreachable
   )
-  (func (;12;) (type 8) (param i32 i32)
+  (func (;12;) (type 7) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 10
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;13;) (type 8) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -424,7 +442,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;13;) (type 9) (param i32) (result f64)
+  (func (;14;) (type 9) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -447,10 +465,10 @@
     end
     i32.const 0
     local.get 1
-    call 12
+    call 13
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;14;) (type 10) (param i32) (result i32)
+  (func (;15;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -482,10 +500,10 @@
     end
     i32.const 1
     local.get 1
-    call 12
+    call 13
     i32.const 0
   )
-  (func (;15;) (type 11) (param i32 i32) (result i64)
+  (func (;16;) (type 11) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -503,10 +521,10 @@
     end
     local.get 1
     local.get 2
-    call 12
+    call 13
     i64.const 0
   )
-  (func (;16;) (type 10) (param i32) (result i32)
+  (func (;17;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -520,10 +538,10 @@
     end
     i32.const 4
     local.get 1
-    call 12
+    call 13
     i32.const 0
   )
-  (func (;17;) (type 10) (param i32) (result i32)
+  (func (;18;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -537,10 +555,10 @@
     end
     i32.const 5
     local.get 1
-    call 12
+    call 13
     i32.const 0
   )
-  (func (;18;) (type 12) (param i64) (result i32)
+  (func (;19;) (type 12) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -569,7 +587,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 23
+        call 24
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -622,7 +640,7 @@
     i64.const 0
     call 8
   )
-  (func (;19;) (type 13) (param i64) (result i64)
+  (func (;20;) (type 13) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -665,7 +683,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;20;) (type 14) (param i64 i64) (result i64)
+  (func (;21;) (type 14) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -706,7 +724,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;21;) (type 15) (param i32)
+  (func (;22;) (type 15) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -721,7 +739,7 @@
     i64.or
     global.set 5
   )
-  (func (;22;) (type 2) (param i32 i32) (result i32)
+  (func (;23;) (type 2) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -754,7 +772,7 @@
     end
     i32.const 0
   )
-  (func (;23;) (type 4) (param i64 i64) (result i32)
+  (func (;24;) (type 4) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -823,7 +841,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;24;) (type 16) (result i32)
+  (func (;25;) (type 16) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -838,7 +856,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;25;) (type 17) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;26;) (type 17) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i64 i32 i64 i32 i64 i32 i32 i32 i64 i32 i32 i64 i32 i64 i64 i64)
     local.get 0
     i64.extend_i32_u
@@ -1003,6 +1021,8 @@
           local.get 19
           i64.load32_u
           global.set 5
+          i64.const 5480378269721
+          global.set 12
           i32.const 8
           global.set 3
           br 1 (;@2;)
@@ -1027,7 +1047,7 @@
         i64.const 3
         i64.lt_s
         if ;; label = @3
-          i32.const 1276
+          i32.const 1304
           i32.const 2
           call 11
         end
@@ -1070,13 +1090,13 @@
         local.get 23
         call 8
         local.get 22
-        call 22
-        i64.const 5514738008079
+        call 23
+        i64.const 5634997092367
         global.get 1
         i64.const 14
         i64.lt_s
         if ;; label = @3
-          i32.const 1300
+          i32.const 1328
           i32.const 4
           call 11
         end
@@ -1117,7 +1137,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1316
+          i32.const 1344
           i32.const 1
           call 11
         end
@@ -1152,7 +1172,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1320
+          i32.const 1348
           i32.const 1
           call 11
         end
@@ -1238,13 +1258,13 @@
       i32.const 128
       return
     end
-    i64.const 5686536699909
+    i64.const 5806795784197
     local.set 25
     global.get 3
     i32.const 1
     i32.eq
     if ;; label = @1
-      i64.const 5708011536393
+      i64.const 5828270620681
       i32.const 1144
       global.get 4
       i32.wrap_i64
@@ -1252,9 +1272,9 @@
       i32.mul
       i32.add
       i64.load
-      call 20
-      i64.const 5746666242054
-      call 20
+      call 21
+      i64.const 5866925326342
+      call 21
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1262,102 +1282,102 @@
       i32.mul
       i32.add
       i64.load
-      call 20
+      call 21
       local.set 25
     end
     global.get 3
     i32.const 2
     i32.eq
     if ;; label = @1
-      i64.const 5772436045840
+      i64.const 5892695130128
       local.set 25
     end
     global.get 3
     i32.const 3
     i32.eq
     if ;; label = @1
-      i64.const 5841155522574
+      i64.const 5961414606862
       local.set 25
     end
     global.get 3
     i32.const 5
     i32.eq
     if ;; label = @1
-      i64.const 5901285064750
-      i64.const 6098853560321
-      call 20
+      i64.const 6021544149038
+      i64.const 6219112644609
+      call 21
       local.set 25
     end
     global.get 3
     i32.const 6
     i32.eq
     if ;; label = @1
-      i64.const 6103148527655
-      i64.const 6098853560321
-      call 20
+      i64.const 6223407611943
+      i64.const 6219112644609
+      call 21
       local.set 25
     end
     global.get 3
     i32.const 7
     i32.eq
     if ;; label = @1
-      i64.const 6270652252195
-      i64.const 6098853560321
-      call 20
-      i64.const 6420976107529
-      call 20
-      i64.const 6098853560321
-      call 20
+      i64.const 6390911336483
+      i64.const 6219112644609
+      call 21
+      i64.const 6541235191817
+      call 21
+      i64.const 6219112644609
+      call 21
       local.set 25
     end
     global.get 3
     i32.const 8
     i32.eq
     if ;; label = @1
-      i64.const 6459630813196
+      i64.const 6579889897484
       global.get 4
-      call 19
       call 20
-      i64.const 6511170420757
-      call 20
+      call 21
+      i64.const 6631429505045
+      call 21
       global.get 5
-      call 19
       call 20
-      i64.const 6601364733953
-      call 20
+      call 21
+      i64.const 6721623818241
+      call 21
       local.set 25
     end
     global.get 3
     i32.const 9
     i32.eq
     if ;; label = @1
-      i64.const 6605659701289
+      i64.const 6725918785577
       global.get 4
-      call 19
       call 20
+      call 21
       local.set 25
     end
     global.get 3
     i32.const 10
     i32.eq
     if ;; label = @1
-      i64.const 6781753360407
+      i64.const 6902012444695
       local.set 25
     end
     global.get 3
     i32.const 11
     i32.eq
     if ;; label = @1
-      i64.const 6880537608206
+      i64.const 7000796692494
       global.get 5
-      call 20
+      call 21
       local.set 25
     end
     global.get 3
     i32.const 12
     i32.eq
     if ;; label = @1
-      i64.const 6940667150389
+      i64.const 7060926234677
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1365,7 +1385,19 @@
       i32.mul
       i32.add
       i64.load
+      call 21
+      local.set 25
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 7288559501327
+      global.get 4
       call 20
+      call 21
+      i64.const 7352984010778
+      call 21
       local.set 25
     end
     global.get 3
@@ -1375,13 +1407,22 @@
       global.get 5
       local.set 25
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 25
+      call 21
+      local.set 25
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 7168300417040
+      i64.const 7464653160464
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1389,9 +1430,9 @@
       i32.mul
       i32.add
       i64.load
-      call 20
-      i64.const 7237019893772
-      call 20
+      call 21
+      i64.const 7533372637196
+      call 21
       local.set 25
     end
     local.get 25
@@ -1424,5 +1465,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00arraysecl-1.0adminopsdev\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00Assertion failed\02\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00not a developer\00\01\00\00\00\02\00\00\00\0a\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool\00\00\00\00\00\00\00")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00arraysecl-1.0adminopsdev\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00Assertion failed\02\00\00\00\01\00\00\00<source>:5:13: roles[1]: \00\00\00\01\00\00\00\02\00\00\00not a developer\00\01\00\00\00\02\00\00\00\0a\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00")
 )

@@ -24,7 +24,7 @@
   (import "erynoa:ecl/identity@0.1.0" "has-credential" (func (;2;) (type 2)))
   (import "erynoa:ecl/identity@0.1.0" "resolve-did" (func (;3;) (type 3)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1688)
+  (global (;0;) (mut i32) i32.const 1728)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -36,10 +36,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 5))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 26))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 27))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 27))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 28))
   (func (;4;) (type 4) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -418,7 +419,24 @@
     end
     unreachable
   )
-  (func (;14;) (type 10) (param i32 i32)
+  (func (;14;) (type 9) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 12
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;15;) (type 10) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -428,7 +446,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;15;) (type 11) (param i32) (result f64)
+  (func (;16;) (type 11) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -451,10 +469,10 @@
     end
     i32.const 0
     local.get 1
-    call 14
+    call 15
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;16;) (type 12) (param i32) (result i32)
+  (func (;17;) (type 12) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -486,10 +504,10 @@
     end
     i32.const 1
     local.get 1
-    call 14
+    call 15
     i32.const 0
   )
-  (func (;17;) (type 13) (param i32 i32) (result i64)
+  (func (;18;) (type 13) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -507,10 +525,10 @@
     end
     local.get 1
     local.get 2
-    call 14
+    call 15
     i64.const 0
   )
-  (func (;18;) (type 12) (param i32) (result i32)
+  (func (;19;) (type 12) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -524,10 +542,10 @@
     end
     i32.const 4
     local.get 1
-    call 14
+    call 15
     i32.const 0
   )
-  (func (;19;) (type 12) (param i32) (result i32)
+  (func (;20;) (type 12) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -541,10 +559,10 @@
     end
     i32.const 5
     local.get 1
-    call 14
+    call 15
     i32.const 0
   )
-  (func (;20;) (type 14) (param i64) (result i32)
+  (func (;21;) (type 14) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -573,7 +591,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 25
+        call 26
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -626,7 +644,7 @@
     i64.const 0
     call 10
   )
-  (func (;21;) (type 15) (param i64) (result i64)
+  (func (;22;) (type 15) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -669,7 +687,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;22;) (type 16) (param i64 i64) (result i64)
+  (func (;23;) (type 16) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -710,7 +728,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;23;) (type 17) (param i32)
+  (func (;24;) (type 17) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -725,7 +743,7 @@
     i64.or
     global.set 5
   )
-  (func (;24;) (type 4) (param i32 i32) (result i32)
+  (func (;25;) (type 4) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -758,7 +776,7 @@
     end
     i32.const 0
   )
-  (func (;25;) (type 6) (param i64 i64) (result i32)
+  (func (;26;) (type 6) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -827,7 +845,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;26;) (type 18) (result i32)
+  (func (;27;) (type 18) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -842,7 +860,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;27;) (type 19) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;28;) (type 19) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i64 i64 i64 i64 i64 f64 i64)
     local.get 0
     i64.extend_i32_u
@@ -907,7 +925,7 @@
         i32.load8_u
         if ;; label = @3
           i32.const 4
-          call 23
+          call 24
           br 1 (;@2;)
         end
         i32.const 64
@@ -988,7 +1006,7 @@
         i32.load8_u
         if ;; label = @3
           i32.const 4
-          call 23
+          call 24
           br 1 (;@2;)
         end
         i32.const 64
@@ -1248,9 +1266,9 @@
       i32.mul
       i32.add
       i64.load
-      call 22
+      call 23
       i64.const 5677946765318
-      call 22
+      call 23
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1258,7 +1276,7 @@
       i32.mul
       i32.add
       i64.load
-      call 22
+      call 23
       local.set 16
     end
     global.get 3
@@ -1281,7 +1299,7 @@
     if ;; label = @1
       i64.const 5832565588014
       i64.const 6030134083585
-      call 22
+      call 23
       local.set 16
     end
     global.get 3
@@ -1290,7 +1308,7 @@
     if ;; label = @1
       i64.const 6034429050919
       i64.const 6030134083585
-      call 22
+      call 23
       local.set 16
     end
     global.get 3
@@ -1299,11 +1317,11 @@
     if ;; label = @1
       i64.const 6201932775459
       i64.const 6030134083585
-      call 22
+      call 23
       i64.const 6352256630793
-      call 22
+      call 23
       i64.const 6030134083585
-      call 22
+      call 23
       local.set 16
     end
     global.get 3
@@ -1312,15 +1330,15 @@
     if ;; label = @1
       i64.const 6390911336460
       global.get 4
-      call 21
       call 22
+      call 23
       i64.const 6442450944021
-      call 22
+      call 23
       global.get 5
-      call 21
       call 22
+      call 23
       i64.const 6532645257217
-      call 22
+      call 23
       local.set 16
     end
     global.get 3
@@ -1329,8 +1347,8 @@
     if ;; label = @1
       i64.const 6536940224553
       global.get 4
-      call 21
       call 22
+      call 23
       local.set 16
     end
     global.get 3
@@ -1346,7 +1364,7 @@
     if ;; label = @1
       i64.const 6811818131470
       global.get 5
-      call 22
+      call 23
       local.set 16
     end
     global.get 3
@@ -1361,7 +1379,19 @@
       i32.mul
       i32.add
       i64.load
+      call 23
+      local.set 16
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 7099580940303
+      global.get 4
       call 22
+      call 23
+      i64.const 7164005449754
+      call 23
       local.set 16
     end
     global.get 3
@@ -1371,13 +1401,22 @@
       global.get 5
       local.set 16
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 16
+      call 23
+      local.set 16
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 7099580940304
+      i64.const 7275674599440
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1385,9 +1424,9 @@
       i32.mul
       i32.add
       i64.load
-      call 22
-      i64.const 7168300417036
-      call 22
+      call 23
+      i64.const 7344394076172
+      call 23
       local.set 16
     end
     local.get 16
@@ -1420,5 +1459,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00credentialsecl-1.0kyc\00\00\00\01\00\00\00\01\00\00\00no kyc credential\00\00\00\01\00\00\00\01\00\00\00unknown caller\00\00\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00Assertion failed\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool\00\00\00\00\00\00\00")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00credentialsecl-1.0kyc\00\00\00\01\00\00\00\01\00\00\00no kyc credential\00\00\00\01\00\00\00\01\00\00\00unknown caller\00\00\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00Assertion failed\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00\00\00\00\00")
 )

@@ -20,7 +20,7 @@
   (import "erynoa:ecl/budget@0.1.0" "gas-left" (func (;0;) (type 0)))
   (import "erynoa:ecl/budget@0.1.0" "consume-gas" (func (;1;) (type 1)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1736)
+  (global (;0;) (mut i32) i32.const 1904)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -32,10 +32,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 3))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 24))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 25))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 25))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 26))
   (func (;2;) (type 2) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -414,7 +415,24 @@
     end
     unreachable
   )
-  (func (;12;) (type 8) (param i32 i32)
+  (func (;12;) (type 7) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 10
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;13;) (type 8) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -424,7 +442,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;13;) (type 9) (param i32) (result f64)
+  (func (;14;) (type 9) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -447,10 +465,10 @@
     end
     i32.const 0
     local.get 1
-    call 12
+    call 13
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;14;) (type 10) (param i32) (result i32)
+  (func (;15;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -482,10 +500,10 @@
     end
     i32.const 1
     local.get 1
-    call 12
+    call 13
     i32.const 0
   )
-  (func (;15;) (type 11) (param i32 i32) (result i64)
+  (func (;16;) (type 11) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -503,10 +521,10 @@
     end
     local.get 1
     local.get 2
-    call 12
+    call 13
     i64.const 0
   )
-  (func (;16;) (type 10) (param i32) (result i32)
+  (func (;17;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -520,10 +538,10 @@
     end
     i32.const 4
     local.get 1
-    call 12
+    call 13
     i32.const 0
   )
-  (func (;17;) (type 10) (param i32) (result i32)
+  (func (;18;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -537,10 +555,10 @@
     end
     i32.const 5
     local.get 1
-    call 12
+    call 13
     i32.const 0
   )
-  (func (;18;) (type 12) (param i64) (result i32)
+  (func (;19;) (type 12) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -569,7 +587,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 23
+        call 24
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -622,7 +640,7 @@
     i64.const 0
     call 8
   )
-  (func (;19;) (type 13) (param i64) (result i64)
+  (func (;20;) (type 13) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -665,7 +683,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;20;) (type 14) (param i64 i64) (result i64)
+  (func (;21;) (type 14) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -706,7 +724,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;21;) (type 15) (param i32)
+  (func (;22;) (type 15) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -721,7 +739,7 @@
     i64.or
     global.set 5
   )
-  (func (;22;) (type 2) (param i32 i32) (result i32)
+  (func (;23;) (type 2) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -754,7 +772,7 @@
     end
     i32.const 0
   )
-  (func (;23;) (type 4) (param i64 i64) (result i32)
+  (func (;24;) (type 4) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -823,7 +841,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;24;) (type 16) (result i32)
+  (func (;25;) (type 16) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -838,7 +856,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;25;) (type 17) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;26;) (type 17) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i32 i32 i64 i64 f64 f64 i64 i32 i64 i64)
     local.get 0
     i64.extend_i32_u
@@ -865,7 +883,7 @@
     block ;; label = @1
       block ;; label = @2
         i64.const 5175435591686
-        call 18
+        call 19
         local.set 10
         local.get 10
         i32.const 0
@@ -954,9 +972,13 @@
         i64.add
         global.set 2
         local.set 14
-        call 13
+        call 14
         global.get 3
-        br_if 0 (;@2;)
+        if ;; label = @3
+          i64.const 5394478923803
+          global.set 12
+          br 1 (;@2;)
+        end
         local.get 14
         f64.gt
         global.get 1
@@ -981,7 +1003,7 @@
           i64.const 3
           i64.lt_s
           if ;; label = @4
-            i32.const 1256
+            i32.const 1284
             i32.const 2
             call 11
           end
@@ -1009,16 +1031,20 @@
           i64.add
           global.set 2
           local.set 15
-          call 13
+          call 14
           global.get 3
-          br_if 1 (;@2;)
+          if ;; label = @4
+            i64.const 5549097746463
+            global.set 12
+            br 2 (;@2;)
+          end
           local.get 15
           f64.le
           global.get 1
           i64.const 1
           i64.lt_s
           if ;; label = @4
-            i32.const 1264
+            i32.const 1324
             i32.const 1
             call 11
           end
@@ -1033,12 +1059,12 @@
         else
           i32.const 0
         end
-        i64.const 5446018531347
+        i64.const 5703716569107
         global.get 1
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1288
+          i32.const 1348
           i32.const 1
           call 11
         end
@@ -1074,13 +1100,13 @@
           global.set 10
           br 2 (;@1;)
         end
-        i64.const 5549097746439
-        call 18
+        i64.const 5806795784199
+        call 19
         global.get 1
         i64.const 3
         i64.lt_s
         if ;; label = @3
-          i32.const 1300
+          i32.const 1360
           i32.const 2
           call 11
         end
@@ -1107,13 +1133,17 @@
         i64.const 2
         i64.add
         global.set 2
-        call 14
+        call 15
         global.get 3
-        br_if 0 (;@2;)
         if ;; label = @3
-          i64.const 5617817223176
-          call 18
-          i64.const 5652176961539
+          i64.const 5875515260994
+          global.set 12
+          br 1 (;@2;)
+        end
+        if ;; label = @3
+          i64.const 6158983102472
+          call 19
+          i64.const 6193342840835
           local.set 18
           i32.const 3
           local.get 18
@@ -1125,7 +1155,7 @@
           i64.const 6
           i64.lt_s
           if ;; label = @4
-            i32.const 1320
+            i32.const 1448
             i32.const 4
             call 11
           end
@@ -1154,7 +1184,7 @@
           global.set 2
           i32.eqz
           if ;; label = @4
-            i64.const 5738076307472
+            i64.const 6287832121360
             global.set 11
             i32.const 2
             global.set 10
@@ -1166,7 +1196,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1352
+          i32.const 1480
           i32.const 1
           call 11
         end
@@ -1201,7 +1231,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1356
+          i32.const 1484
           i32.const 1
           call 11
         end
@@ -1287,13 +1317,13 @@
       i32.const 128
       return
     end
-    i64.const 5841155522565
+    i64.const 6390911336453
     local.set 19
     global.get 3
     i32.const 1
     i32.eq
     if ;; label = @1
-      i64.const 5862630359049
+      i64.const 6412386172937
       i32.const 1144
       global.get 4
       i32.wrap_i64
@@ -1301,9 +1331,9 @@
       i32.mul
       i32.add
       i64.load
-      call 20
-      i64.const 5901285064710
-      call 20
+      call 21
+      i64.const 6451040878598
+      call 21
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1311,102 +1341,102 @@
       i32.mul
       i32.add
       i64.load
-      call 20
+      call 21
       local.set 19
     end
     global.get 3
     i32.const 2
     i32.eq
     if ;; label = @1
-      i64.const 5927054868496
+      i64.const 6476810682384
       local.set 19
     end
     global.get 3
     i32.const 3
     i32.eq
     if ;; label = @1
-      i64.const 5995774345230
+      i64.const 6545530159118
       local.set 19
     end
     global.get 3
     i32.const 5
     i32.eq
     if ;; label = @1
-      i64.const 6055903887406
-      i64.const 6253472382977
-      call 20
+      i64.const 6605659701294
+      i64.const 6803228196865
+      call 21
       local.set 19
     end
     global.get 3
     i32.const 6
     i32.eq
     if ;; label = @1
-      i64.const 6257767350311
-      i64.const 6253472382977
-      call 20
+      i64.const 6807523164199
+      i64.const 6803228196865
+      call 21
       local.set 19
     end
     global.get 3
     i32.const 7
     i32.eq
     if ;; label = @1
-      i64.const 6425271074851
-      i64.const 6253472382977
-      call 20
-      i64.const 6575594930185
-      call 20
-      i64.const 6253472382977
-      call 20
+      i64.const 6975026888739
+      i64.const 6803228196865
+      call 21
+      i64.const 7125350744073
+      call 21
+      i64.const 6803228196865
+      call 21
       local.set 19
     end
     global.get 3
     i32.const 8
     i32.eq
     if ;; label = @1
-      i64.const 6614249635852
+      i64.const 7164005449740
       global.get 4
-      call 19
       call 20
-      i64.const 6665789243413
-      call 20
+      call 21
+      i64.const 7215545057301
+      call 21
       global.get 5
-      call 19
       call 20
-      i64.const 6755983556609
-      call 20
+      call 21
+      i64.const 7305739370497
+      call 21
       local.set 19
     end
     global.get 3
     i32.const 9
     i32.eq
     if ;; label = @1
-      i64.const 6760278523945
+      i64.const 7310034337833
       global.get 4
-      call 19
       call 20
+      call 21
       local.set 19
     end
     global.get 3
     i32.const 10
     i32.eq
     if ;; label = @1
-      i64.const 6936372183063
+      i64.const 7486127996951
       local.set 19
     end
     global.get 3
     i32.const 11
     i32.eq
     if ;; label = @1
-      i64.const 7035156430862
+      i64.const 7584912244750
       global.get 5
-      call 20
+      call 21
       local.set 19
     end
     global.get 3
     i32.const 12
     i32.eq
     if ;; label = @1
-      i64.const 7095285973045
+      i64.const 7645041786933
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1414,7 +1444,19 @@
       i32.mul
       i32.add
       i64.load
+      call 21
+      local.set 19
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 7872675053583
+      global.get 4
       call 20
+      call 21
+      i64.const 7937099563034
+      call 21
       local.set 19
     end
     global.get 3
@@ -1424,13 +1466,22 @@
       global.get 5
       local.set 19
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 19
+      call 21
+      local.set 19
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 7322919239696
+      i64.const 8048768712720
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1438,9 +1489,9 @@
       i32.mul
       i32.add
       i64.load
-      call 20
-      i64.const 7391638716428
-      call 20
+      call 21
+      i64.const 8117488189452
+      call 21
       local.set 19
     end
     local.get 19
@@ -1473,5 +1524,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00paramsecl-1.0amountno amount\01\00\00\00\02\00\00\00\00\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00amount out of range\00\01\00\00\00express\00\01\00\00\00\02\00\00\00currencyEUR\00\01\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00Assertion failed\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool\00\00\00")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00paramsecl-1.0amountno amount\01\00\00\00\02\00\00\00\00\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00<source>:5:13: amount > 0: \00\02\00\00\00\01\00\00\00<source>:5:27: amount <= 1000: \00\01\00\00\00amount out of range\00\01\00\00\00express\00\01\00\00\00\02\00\00\00<source>:6:5: if param(\22express\22) { require param(\22currency\22)\e2\80\a6: currencyEUR\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00Assertion failed\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00")
 )

@@ -30,7 +30,7 @@
   (import "erynoa:ecl/prelude@0.1.0" "format-number" (func (;6;) (type 4)))
   (import "erynoa:ecl/prelude@0.1.0" "parse-number" (func (;7;) (type 5)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1736)
+  (global (;0;) (mut i32) i32.const 1808)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -42,10 +42,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 9))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 30))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 31))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 31))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 32))
   (func (;8;) (type 6) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -424,7 +425,24 @@
     end
     unreachable
   )
-  (func (;18;) (type 12) (param i32 i32)
+  (func (;18;) (type 11) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 16
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;19;) (type 12) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -434,7 +452,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;19;) (type 13) (param i32) (result f64)
+  (func (;20;) (type 13) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -457,10 +475,10 @@
     end
     i32.const 0
     local.get 1
-    call 18
+    call 19
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;20;) (type 14) (param i32) (result i32)
+  (func (;21;) (type 14) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -492,10 +510,10 @@
     end
     i32.const 1
     local.get 1
-    call 18
+    call 19
     i32.const 0
   )
-  (func (;21;) (type 15) (param i32 i32) (result i64)
+  (func (;22;) (type 15) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -513,10 +531,10 @@
     end
     local.get 1
     local.get 2
-    call 18
+    call 19
     i64.const 0
   )
-  (func (;22;) (type 14) (param i32) (result i32)
+  (func (;23;) (type 14) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -530,10 +548,10 @@
     end
     i32.const 4
     local.get 1
-    call 18
+    call 19
     i32.const 0
   )
-  (func (;23;) (type 14) (param i32) (result i32)
+  (func (;24;) (type 14) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -547,10 +565,10 @@
     end
     i32.const 5
     local.get 1
-    call 18
+    call 19
     i32.const 0
   )
-  (func (;24;) (type 16) (param i64) (result i32)
+  (func (;25;) (type 16) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -579,7 +597,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 29
+        call 30
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -632,7 +650,7 @@
     i64.const 0
     call 14
   )
-  (func (;25;) (type 17) (param i64) (result i64)
+  (func (;26;) (type 17) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -675,7 +693,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;26;) (type 18) (param i64 i64) (result i64)
+  (func (;27;) (type 18) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -716,7 +734,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;27;) (type 19) (param i32)
+  (func (;28;) (type 19) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -731,7 +749,7 @@
     i64.or
     global.set 5
   )
-  (func (;28;) (type 6) (param i32 i32) (result i32)
+  (func (;29;) (type 6) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -764,7 +782,7 @@
     end
     i32.const 0
   )
-  (func (;29;) (type 8) (param i64 i64) (result i32)
+  (func (;30;) (type 8) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -833,7 +851,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;30;) (type 20) (result i32)
+  (func (;31;) (type 20) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -848,7 +866,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;31;) (type 21) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;32;) (type 21) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i64 i64 i32 i32 i64 i64 i64 i64 i64 i64 i64 f64 f64 i64 f64 i64 i64 i64 i64 i64 i32 i64)
     local.get 0
     i64.extend_i32_u
@@ -913,7 +931,7 @@
         i32.load8_u
         if ;; label = @3
           i32.const 4
-          call 27
+          call 28
           br 1 (;@2;)
         end
         i32.const 64
@@ -1028,7 +1046,7 @@
           i32.load8_u
           if ;; label = @4
             i32.const 4
-            call 27
+            call 28
             br 2 (;@2;)
           end
           global.get 1
@@ -1082,7 +1100,7 @@
           i32.load8_u
           if ;; label = @4
             i32.const 4
-            call 27
+            call 28
             br 2 (;@2;)
           end
           global.get 1
@@ -1158,9 +1176,13 @@
         i64.add
         global.set 2
         i32.const 2
-        call 21
+        call 22
         global.get 3
-        br_if 0 (;@2;)
+        if ;; label = @3
+          i64.const 5463198400540
+          global.set 12
+          br 1 (;@2;)
+        end
         local.set 20
         local.get 20
         i64.const 32
@@ -1176,6 +1198,8 @@
         if ;; label = @3
           local.get 20
           global.set 5
+          i64.const 5463198400540
+          global.set 12
           i32.const 11
           global.set 3
           br 1 (;@2;)
@@ -1188,12 +1212,12 @@
         local.set 22
         local.get 22
         f64.lt
-        i64.const 5463198400525
+        i64.const 5583457484813
         global.get 1
         i64.const 6
         i64.lt_s
         if ;; label = @3
-          i32.const 1288
+          i32.const 1316
           i32.const 5
           call 17
         end
@@ -1249,7 +1273,7 @@
         i64.const 10
         i64.lt_s
         if ;; label = @3
-          i32.const 1308
+          i32.const 1336
           i32.const 6
           call 17
         end
@@ -1289,7 +1313,7 @@
         i32.load8_u
         if ;; label = @3
           i32.const 4
-          call 27
+          call 28
           br 1 (;@2;)
         end
         global.get 1
@@ -1305,12 +1329,12 @@
         i64.sub
         global.set 1
         i64.const 5119601016837
-        i64.const 5720896438277
+        i64.const 5841155522565
         global.get 1
         i64.const 2
         i64.lt_s
         if ;; label = @3
-          i32.const 1340
+          i32.const 1368
           i32.const 2
           call 17
         end
@@ -1343,7 +1367,7 @@
         i32.load8_u
         if ;; label = @3
           i32.const 4
-          call 27
+          call 28
           br 1 (;@2;)
         end
         i32.const 64
@@ -1358,7 +1382,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1348
+          i32.const 1376
           i32.const 2
           call 17
         end
@@ -1393,7 +1417,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1356
+          i32.const 1384
           i32.const 1
           call 17
         end
@@ -1479,13 +1503,13 @@
       i32.const 128
       return
     end
-    i64.const 5841155522565
+    i64.const 5961414606853
     local.set 31
     global.get 3
     i32.const 1
     i32.eq
     if ;; label = @1
-      i64.const 5862630359049
+      i64.const 5982889443337
       i32.const 1144
       global.get 4
       i32.wrap_i64
@@ -1493,9 +1517,9 @@
       i32.mul
       i32.add
       i64.load
-      call 26
-      i64.const 5901285064710
-      call 26
+      call 27
+      i64.const 6021544148998
+      call 27
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1503,28 +1527,28 @@
       i32.mul
       i32.add
       i64.load
-      call 26
+      call 27
       local.set 31
     end
     global.get 3
     i32.const 2
     i32.eq
     if ;; label = @1
-      i64.const 5927054868496
+      i64.const 6047313952784
       local.set 31
     end
     global.get 3
     i32.const 3
     i32.eq
     if ;; label = @1
-      i64.const 5995774345230
+      i64.const 6116033429518
       local.set 31
     end
     global.get 3
     i32.const 5
     i32.eq
     if ;; label = @1
-      i64.const 6055903887406
+      i64.const 6176162971694
       global.get 4
       f64.reinterpret_i64
       i32.const 64
@@ -1536,14 +1560,14 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 26
+      call 27
       local.set 31
     end
     global.get 3
     i32.const 6
     i32.eq
     if ;; label = @1
-      i64.const 6253472383015
+      i64.const 6373731467303
       global.get 4
       f64.reinterpret_i64
       i32.const 64
@@ -1555,14 +1579,14 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 26
+      call 27
       local.set 31
     end
     global.get 3
     i32.const 7
     i32.eq
     if ;; label = @1
-      i64.const 6420976107555
+      i64.const 6541235191843
       global.get 4
       f64.reinterpret_i64
       i32.const 64
@@ -1574,9 +1598,9 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 26
-      i64.const 6571299962889
-      call 26
+      call 27
+      i64.const 6691559047177
+      call 27
       global.get 5
       f64.reinterpret_i64
       i32.const 64
@@ -1588,57 +1612,57 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 26
+      call 27
       local.set 31
     end
     global.get 3
     i32.const 8
     i32.eq
     if ;; label = @1
-      i64.const 6609954668556
+      i64.const 6730213752844
       global.get 4
-      call 25
       call 26
-      i64.const 6661494276117
-      call 26
+      call 27
+      i64.const 6781753360405
+      call 27
       global.get 5
-      call 25
       call 26
-      i64.const 6751688589313
-      call 26
+      call 27
+      i64.const 6871947673601
+      call 27
       local.set 31
     end
     global.get 3
     i32.const 9
     i32.eq
     if ;; label = @1
-      i64.const 6755983556649
+      i64.const 6876242640937
       global.get 4
-      call 25
       call 26
+      call 27
       local.set 31
     end
     global.get 3
     i32.const 10
     i32.eq
     if ;; label = @1
-      i64.const 6932077215767
+      i64.const 7052336300055
       local.set 31
     end
     global.get 3
     i32.const 11
     i32.eq
     if ;; label = @1
-      i64.const 7030861463566
+      i64.const 7151120547854
       global.get 5
-      call 26
+      call 27
       local.set 31
     end
     global.get 3
     i32.const 12
     i32.eq
     if ;; label = @1
-      i64.const 7090991005749
+      i64.const 7211250090037
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1646,7 +1670,19 @@
       i32.mul
       i32.add
       i64.load
+      call 27
+      local.set 31
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 7438883356687
+      global.get 4
       call 26
+      call 27
+      i64.const 7503307866138
+      call 27
       local.set 31
     end
     global.get 3
@@ -1656,13 +1692,22 @@
       global.get 5
       local.set 31
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 31
+      call 27
+      local.set 31
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 7318624272400
+      i64.const 7614977015824
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1670,9 +1715,9 @@
       i32.mul
       i32.add
       i64.load
-      call 26
-      i64.const 7387343749132
-      call 26
+      call 27
+      i64.const 7683696492556
+      call 27
       local.set 31
     end
     local.get 31
@@ -1705,5 +1750,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00quotaecl-1.0\01\00\00\00\01\00\00\00\00\00\00\00\02\00\00\00\01\00\00\00\02\00\00\001\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00quota.used\00\00\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00quota used up\00\00\00\00\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\03\00\00\00stale\00\00\00\01\00\00\00\01\00\00\00\00\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool\00\00\00\00")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00quotaecl-1.0\01\00\00\00\01\00\00\00\00\00\00\00\02\00\00\00\01\00\00\00\02\00\00\001\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00quota.used\00\00\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00<source>:9:16: num(stored): quota used up\00\00\00\00\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\03\00\00\00stale\00\00\00\01\00\00\00\01\00\00\00\00\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00\00\00\00\00\00")
 )

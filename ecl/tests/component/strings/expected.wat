@@ -23,7 +23,7 @@
   (import "erynoa:ecl/prelude@0.1.0" "format-number" (func (;2;) (type 2)))
   (import "erynoa:ecl/prelude@0.1.0" "eq-ignore-case" (func (;3;) (type 3)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1720)
+  (global (;0;) (mut i32) i32.const 1768)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -35,10 +35,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 5))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 26))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 27))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 27))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 28))
   (func (;4;) (type 4) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -417,7 +418,24 @@
     end
     unreachable
   )
-  (func (;14;) (type 9) (param i32 i32)
+  (func (;14;) (type 8) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 12
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;15;) (type 9) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -427,7 +445,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;15;) (type 10) (param i32) (result f64)
+  (func (;16;) (type 10) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -450,10 +468,10 @@
     end
     i32.const 0
     local.get 1
-    call 14
+    call 15
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;16;) (type 11) (param i32) (result i32)
+  (func (;17;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -485,10 +503,10 @@
     end
     i32.const 1
     local.get 1
-    call 14
+    call 15
     i32.const 0
   )
-  (func (;17;) (type 12) (param i32 i32) (result i64)
+  (func (;18;) (type 12) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -506,10 +524,10 @@
     end
     local.get 1
     local.get 2
-    call 14
+    call 15
     i64.const 0
   )
-  (func (;18;) (type 11) (param i32) (result i32)
+  (func (;19;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -523,10 +541,10 @@
     end
     i32.const 4
     local.get 1
-    call 14
+    call 15
     i32.const 0
   )
-  (func (;19;) (type 11) (param i32) (result i32)
+  (func (;20;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -540,10 +558,10 @@
     end
     i32.const 5
     local.get 1
-    call 14
+    call 15
     i32.const 0
   )
-  (func (;20;) (type 13) (param i64) (result i32)
+  (func (;21;) (type 13) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -572,7 +590,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 25
+        call 26
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -625,7 +643,7 @@
     i64.const 0
     call 10
   )
-  (func (;21;) (type 14) (param i64) (result i64)
+  (func (;22;) (type 14) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -668,7 +686,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;22;) (type 15) (param i64 i64) (result i64)
+  (func (;23;) (type 15) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -709,7 +727,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;23;) (type 16) (param i32)
+  (func (;24;) (type 16) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -724,7 +742,7 @@
     i64.or
     global.set 5
   )
-  (func (;24;) (type 4) (param i32 i32) (result i32)
+  (func (;25;) (type 4) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -757,7 +775,7 @@
     end
     i32.const 0
   )
-  (func (;25;) (type 5) (param i64 i64) (result i32)
+  (func (;26;) (type 5) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -826,7 +844,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;26;) (type 17) (result i32)
+  (func (;27;) (type 17) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -841,7 +859,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;27;) (type 18) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;28;) (type 18) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i64 i64 i64 i64 i64 i64)
     local.get 0
     i64.extend_i32_u
@@ -1250,9 +1268,9 @@
       i32.mul
       i32.add
       i64.load
-      call 22
+      call 23
       i64.const 5849745457158
-      call 22
+      call 23
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1260,7 +1278,7 @@
       i32.mul
       i32.add
       i64.load
-      call 22
+      call 23
       local.set 15
     end
     global.get 3
@@ -1293,7 +1311,7 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 22
+      call 23
       local.set 15
     end
     global.get 3
@@ -1312,7 +1330,7 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 22
+      call 23
       local.set 15
     end
     global.get 3
@@ -1331,9 +1349,9 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 22
+      call 23
       i64.const 6519760355337
-      call 22
+      call 23
       global.get 5
       f64.reinterpret_i64
       i32.const 64
@@ -1345,7 +1363,7 @@
       i32.const 64
       i64.load32_u offset=4
       i64.or
-      call 22
+      call 23
       local.set 15
     end
     global.get 3
@@ -1354,15 +1372,15 @@
     if ;; label = @1
       i64.const 6558415061004
       global.get 4
-      call 21
       call 22
+      call 23
       i64.const 6609954668565
-      call 22
+      call 23
       global.get 5
-      call 21
       call 22
+      call 23
       i64.const 6700148981761
-      call 22
+      call 23
       local.set 15
     end
     global.get 3
@@ -1371,8 +1389,8 @@
     if ;; label = @1
       i64.const 6704443949097
       global.get 4
-      call 21
       call 22
+      call 23
       local.set 15
     end
     global.get 3
@@ -1388,7 +1406,7 @@
     if ;; label = @1
       i64.const 6979321856014
       global.get 5
-      call 22
+      call 23
       local.set 15
     end
     global.get 3
@@ -1403,7 +1421,19 @@
       i32.mul
       i32.add
       i64.load
+      call 23
+      local.set 15
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 7267084664847
+      global.get 4
       call 22
+      call 23
+      i64.const 7331509174298
+      call 23
       local.set 15
     end
     global.get 3
@@ -1413,13 +1443,22 @@
       global.get 5
       local.set 15
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 15
+      call 23
+      local.set 15
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 7267084664848
+      i64.const 7443178323984
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1427,9 +1466,9 @@
       i32.mul
       i32.add
       i64.load
-      call 22
-      i64.const 7335804141580
-      call 22
+      call 23
+      i64.const 7511897800716
+      call 23
       local.set 15
     end
     local.get 15
@@ -1462,5 +1501,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00stringsecl-1.0Alice\00\01\00\00\00\00\00\00\00\02\00\00\00\03\00\00\00\01\00\00\00\02\00\00\00Assertion failedlic\00\02\00\00\00\01\00\00\00\08\00\00\00ALICE\00\00\00\02\00\00\00\01\00\00\00\05\00\00\00truefalse\00\00\00\01\00\00\00\03\00\00\00\01\00\00\00\02\00\00\00x\00\00\00\01\00\00\00\03\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00stringsecl-1.0Alice\00\01\00\00\00\00\00\00\00\02\00\00\00\03\00\00\00\01\00\00\00\02\00\00\00Assertion failedlic\00\02\00\00\00\01\00\00\00\08\00\00\00ALICE\00\00\00\02\00\00\00\01\00\00\00\05\00\00\00truefalse\00\00\00\01\00\00\00\03\00\00\00\01\00\00\00\02\00\00\00x\00\00\00\01\00\00\00\03\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00\00\00\00\00\00")
 )

@@ -21,7 +21,7 @@
   (import "erynoa:ecl/budget@0.1.0" "consume-gas" (func (;1;) (type 1)))
   (import "erynoa:ecl/context@0.1.0" "timestamp" (func (;2;) (type 0)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1656)
+  (global (;0;) (mut i32) i32.const 1744)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -33,10 +33,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 4))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 25))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 26))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 26))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 27))
   (func (;3;) (type 2) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -415,7 +416,24 @@
     end
     unreachable
   )
-  (func (;13;) (type 8) (param i32 i32)
+  (func (;13;) (type 7) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 11
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;14;) (type 8) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -425,7 +443,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;14;) (type 9) (param i32) (result f64)
+  (func (;15;) (type 9) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -448,10 +466,10 @@
     end
     i32.const 0
     local.get 1
-    call 13
+    call 14
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;15;) (type 10) (param i32) (result i32)
+  (func (;16;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -483,10 +501,10 @@
     end
     i32.const 1
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;16;) (type 11) (param i32 i32) (result i64)
+  (func (;17;) (type 11) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -504,10 +522,10 @@
     end
     local.get 1
     local.get 2
-    call 13
+    call 14
     i64.const 0
   )
-  (func (;17;) (type 10) (param i32) (result i32)
+  (func (;18;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -521,10 +539,10 @@
     end
     i32.const 4
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;18;) (type 10) (param i32) (result i32)
+  (func (;19;) (type 10) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -538,10 +556,10 @@
     end
     i32.const 5
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;19;) (type 12) (param i64) (result i32)
+  (func (;20;) (type 12) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -570,7 +588,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 24
+        call 25
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -623,7 +641,7 @@
     i64.const 0
     call 9
   )
-  (func (;20;) (type 13) (param i64) (result i64)
+  (func (;21;) (type 13) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -666,7 +684,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;21;) (type 14) (param i64 i64) (result i64)
+  (func (;22;) (type 14) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -707,7 +725,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;22;) (type 15) (param i32)
+  (func (;23;) (type 15) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -722,7 +740,7 @@
     i64.or
     global.set 5
   )
-  (func (;23;) (type 2) (param i32 i32) (result i32)
+  (func (;24;) (type 2) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -755,7 +773,7 @@
     end
     i32.const 0
   )
-  (func (;24;) (type 4) (param i64 i64) (result i32)
+  (func (;25;) (type 4) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -824,7 +842,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;25;) (type 16) (result i32)
+  (func (;26;) (type 16) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -839,7 +857,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;26;) (type 17) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;27;) (type 17) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local f64 i64 i64 f64 i64 i64)
     local.get 0
     i64.extend_i32_u
@@ -916,7 +934,7 @@
           br 2 (;@1;)
         end
         i64.const 5274219839494
-        call 19
+        call 20
         global.get 1
         i64.const 3
         i64.lt_s
@@ -948,9 +966,13 @@
         i64.const 4
         i64.add
         global.set 2
-        call 14
+        call 15
         global.get 3
-        br_if 0 (;@2;)
+        if ;; label = @3
+          i64.const 5342939316268
+          global.set 12
+          br 1 (;@2;)
+        end
         i64.trunc_sat_f64_u
         local.set 11
         call 10
@@ -972,12 +994,12 @@
         local.set 13
         local.get 13
         f64.lt
-        i64.const 5342939316237
+        i64.const 5531917877261
         global.get 1
         i64.const 4
         i64.lt_s
         if ;; label = @3
-          i32.const 1260
+          i32.const 1304
           i32.const 3
           call 12
         end
@@ -1018,7 +1040,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1272
+          i32.const 1316
           i32.const 1
           call 12
         end
@@ -1053,7 +1075,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1276
+          i32.const 1320
           i32.const 1
           call 12
         end
@@ -1139,13 +1161,13 @@
       i32.const 128
       return
     end
-    i64.const 5497558138885
+    i64.const 5686536699909
     local.set 15
     global.get 3
     i32.const 1
     i32.eq
     if ;; label = @1
-      i64.const 5519032975369
+      i64.const 5708011536393
       i32.const 1144
       global.get 4
       i32.wrap_i64
@@ -1153,9 +1175,9 @@
       i32.mul
       i32.add
       i64.load
-      call 21
-      i64.const 5557687681030
-      call 21
+      call 22
+      i64.const 5746666242054
+      call 22
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1163,102 +1185,102 @@
       i32.mul
       i32.add
       i64.load
-      call 21
+      call 22
       local.set 15
     end
     global.get 3
     i32.const 2
     i32.eq
     if ;; label = @1
-      i64.const 5583457484816
+      i64.const 5772436045840
       local.set 15
     end
     global.get 3
     i32.const 3
     i32.eq
     if ;; label = @1
-      i64.const 5652176961550
+      i64.const 5841155522574
       local.set 15
     end
     global.get 3
     i32.const 5
     i32.eq
     if ;; label = @1
-      i64.const 5712306503726
-      i64.const 5909874999297
-      call 21
+      i64.const 5901285064750
+      i64.const 6098853560321
+      call 22
       local.set 15
     end
     global.get 3
     i32.const 6
     i32.eq
     if ;; label = @1
-      i64.const 5914169966631
-      i64.const 5909874999297
-      call 21
+      i64.const 6103148527655
+      i64.const 6098853560321
+      call 22
       local.set 15
     end
     global.get 3
     i32.const 7
     i32.eq
     if ;; label = @1
-      i64.const 6081673691171
-      i64.const 5909874999297
-      call 21
-      i64.const 6231997546505
-      call 21
-      i64.const 5909874999297
-      call 21
+      i64.const 6270652252195
+      i64.const 6098853560321
+      call 22
+      i64.const 6420976107529
+      call 22
+      i64.const 6098853560321
+      call 22
       local.set 15
     end
     global.get 3
     i32.const 8
     i32.eq
     if ;; label = @1
-      i64.const 6270652252172
+      i64.const 6459630813196
       global.get 4
-      call 20
       call 21
-      i64.const 6322191859733
-      call 21
+      call 22
+      i64.const 6511170420757
+      call 22
       global.get 5
-      call 20
       call 21
-      i64.const 6412386172929
-      call 21
+      call 22
+      i64.const 6601364733953
+      call 22
       local.set 15
     end
     global.get 3
     i32.const 9
     i32.eq
     if ;; label = @1
-      i64.const 6416681140265
+      i64.const 6605659701289
       global.get 4
-      call 20
       call 21
+      call 22
       local.set 15
     end
     global.get 3
     i32.const 10
     i32.eq
     if ;; label = @1
-      i64.const 6592774799383
+      i64.const 6781753360407
       local.set 15
     end
     global.get 3
     i32.const 11
     i32.eq
     if ;; label = @1
-      i64.const 6691559047182
+      i64.const 6880537608206
       global.get 5
-      call 21
+      call 22
       local.set 15
     end
     global.get 3
     i32.const 12
     i32.eq
     if ;; label = @1
-      i64.const 6751688589365
+      i64.const 6940667150389
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1266,7 +1288,19 @@
       i32.mul
       i32.add
       i64.load
+      call 22
+      local.set 15
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 7168300417039
+      global.get 4
       call 21
+      call 22
+      i64.const 7232724926490
+      call 22
       local.set 15
     end
     global.get 3
@@ -1276,13 +1310,22 @@
       global.get 5
       local.set 15
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 15
+      call 22
+      local.set 15
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 6979321856016
+      i64.const 7344394076176
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1290,9 +1333,9 @@
       i32.mul
       i32.add
       i64.load
-      call 21
-      i64.const 7048041332748
-      call 21
+      call 22
+      i64.const 7413113552908
+      call 22
       local.set 15
     end
     local.get 15
@@ -1325,5 +1368,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00timeecl-1.0\00\01\00\00\00\02\00\00\00Assertion failedissued\00\00\01\00\00\00\02\00\00\00token expired\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool\00\00\00")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00timeecl-1.0\00\01\00\00\00\02\00\00\00Assertion failedissued\00\00\01\00\00\00\02\00\00\00<source>:4:13: time_since(param(\22issued\22)): token expired\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00\00\00\00\00")
 )

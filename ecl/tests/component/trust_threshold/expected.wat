@@ -22,7 +22,7 @@
   (import "erynoa:ecl/budget@0.1.0" "consume-gas" (func (;1;) (type 1)))
   (import "erynoa:ecl/trust@0.1.0" "get-trust" (func (;2;) (type 2)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1648)
+  (global (;0;) (mut i32) i32.const 1688)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -34,10 +34,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 4))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 25))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 26))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 26))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 27))
   (func (;3;) (type 3) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -416,7 +417,24 @@
     end
     unreachable
   )
-  (func (;13;) (type 9) (param i32 i32)
+  (func (;13;) (type 8) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 11
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;14;) (type 9) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -426,7 +444,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;14;) (type 10) (param i32) (result f64)
+  (func (;15;) (type 10) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -449,10 +467,10 @@
     end
     i32.const 0
     local.get 1
-    call 13
+    call 14
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;15;) (type 11) (param i32) (result i32)
+  (func (;16;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -484,10 +502,10 @@
     end
     i32.const 1
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;16;) (type 12) (param i32 i32) (result i64)
+  (func (;17;) (type 12) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -505,10 +523,10 @@
     end
     local.get 1
     local.get 2
-    call 13
+    call 14
     i64.const 0
   )
-  (func (;17;) (type 11) (param i32) (result i32)
+  (func (;18;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -522,10 +540,10 @@
     end
     i32.const 4
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;18;) (type 11) (param i32) (result i32)
+  (func (;19;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -539,10 +557,10 @@
     end
     i32.const 5
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;19;) (type 13) (param i64) (result i32)
+  (func (;20;) (type 13) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -571,7 +589,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 24
+        call 25
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -624,7 +642,7 @@
     i64.const 0
     call 9
   )
-  (func (;20;) (type 14) (param i64) (result i64)
+  (func (;21;) (type 14) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -667,7 +685,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;21;) (type 15) (param i64 i64) (result i64)
+  (func (;22;) (type 15) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -708,7 +726,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;22;) (type 16) (param i32)
+  (func (;23;) (type 16) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -723,7 +741,7 @@
     i64.or
     global.set 5
   )
-  (func (;23;) (type 3) (param i32 i32) (result i32)
+  (func (;24;) (type 3) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -756,7 +774,7 @@
     end
     i32.const 0
   )
-  (func (;24;) (type 5) (param i64 i64) (result i32)
+  (func (;25;) (type 5) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -825,7 +843,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;25;) (type 17) (result i32)
+  (func (;26;) (type 17) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -840,7 +858,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;26;) (type 18) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;27;) (type 18) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i64 i32 f64 i64 i64)
     local.get 0
     i64.extend_i32_u
@@ -897,7 +915,7 @@
         i32.load8_u
         if ;; label = @3
           i32.const 8
-          call 22
+          call 23
           br 1 (;@2;)
         end
         i32.const 48
@@ -1119,9 +1137,9 @@
       i32.mul
       i32.add
       i64.load
-      call 21
+      call 22
       i64.const 5506148073478
-      call 21
+      call 22
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1129,7 +1147,7 @@
       i32.mul
       i32.add
       i64.load
-      call 21
+      call 22
       local.set 14
     end
     global.get 3
@@ -1152,7 +1170,7 @@
     if ;; label = @1
       i64.const 5660766896174
       i64.const 5858335391745
-      call 21
+      call 22
       local.set 14
     end
     global.get 3
@@ -1161,7 +1179,7 @@
     if ;; label = @1
       i64.const 5862630359079
       i64.const 5858335391745
-      call 21
+      call 22
       local.set 14
     end
     global.get 3
@@ -1170,11 +1188,11 @@
     if ;; label = @1
       i64.const 6030134083619
       i64.const 5858335391745
-      call 21
+      call 22
       i64.const 6180457938953
-      call 21
+      call 22
       i64.const 5858335391745
-      call 21
+      call 22
       local.set 14
     end
     global.get 3
@@ -1183,15 +1201,15 @@
     if ;; label = @1
       i64.const 6219112644620
       global.get 4
-      call 20
       call 21
+      call 22
       i64.const 6270652252181
-      call 21
+      call 22
       global.get 5
-      call 20
       call 21
+      call 22
       i64.const 6360846565377
-      call 21
+      call 22
       local.set 14
     end
     global.get 3
@@ -1200,8 +1218,8 @@
     if ;; label = @1
       i64.const 6365141532713
       global.get 4
-      call 20
       call 21
+      call 22
       local.set 14
     end
     global.get 3
@@ -1217,7 +1235,7 @@
     if ;; label = @1
       i64.const 6640019439630
       global.get 5
-      call 21
+      call 22
       local.set 14
     end
     global.get 3
@@ -1232,7 +1250,19 @@
       i32.mul
       i32.add
       i64.load
+      call 22
+      local.set 14
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 6927782248463
+      global.get 4
       call 21
+      call 22
+      i64.const 6992206757914
+      call 22
       local.set 14
     end
     global.get 3
@@ -1242,13 +1272,22 @@
       global.get 5
       local.set 14
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 14
+      call 22
+      local.set 14
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 6927782248464
+      i64.const 7103875907600
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1256,9 +1295,9 @@
       i32.mul
       i32.add
       i64.load
-      call 21
-      i64.const 6996501725196
-      call 21
+      call 22
+      i64.const 7172595384332
+      call 22
       local.set 14
     end
     local.get 14
@@ -1291,5 +1330,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00trust_thresholdecl-1.0\00\00\01\00\00\00reliability below 0.5\00\00\00\03\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool\00\00\00\00\00\00\00")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00trust_thresholdecl-1.0\00\00\01\00\00\00reliability below 0.5\00\00\00\03\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00\00\00\00\00")
 )

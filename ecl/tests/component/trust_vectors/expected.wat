@@ -22,7 +22,7 @@
   (import "erynoa:ecl/budget@0.1.0" "consume-gas" (func (;1;) (type 1)))
   (import "erynoa:ecl/trust@0.1.0" "get-trust" (func (;2;) (type 2)))
   (memory (;0;) 1)
-  (global (;0;) (mut i32) i32.const 1760)
+  (global (;0;) (mut i32) i32.const 1864)
   (global (;1;) (mut i64) i64.const 0)
   (global (;2;) (mut i64) i64.const 0)
   (global (;3;) (mut i32) i32.const 0)
@@ -34,10 +34,11 @@
   (global (;9;) (mut i32) i32.const 0)
   (global (;10;) (mut i32) i32.const 0)
   (global (;11;) (mut i64) i64.const 0)
+  (global (;12;) (mut i64) i64.const 0)
   (export "memory" (memory 0))
   (export "cabi_realloc" (func 4))
-  (export "erynoa:ecl/policy@0.1.0#metadata" (func 25))
-  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 26))
+  (export "erynoa:ecl/policy@0.1.0#metadata" (func 26))
+  (export "erynoa:ecl/policy@0.1.0#evaluate" (func 27))
   (func (;3;) (type 3) (param i32 i32) (result i32)
     (local i32 i32)
     global.get 0
@@ -416,7 +417,24 @@
     end
     unreachable
   )
-  (func (;13;) (type 9) (param i32 i32)
+  (func (;13;) (type 8) (param i64)
+    global.get 1
+    local.get 0
+    i64.lt_s
+    if ;; label = @1
+      local.get 0
+      call 11
+    end
+    global.get 1
+    local.get 0
+    i64.sub
+    global.set 1
+    global.get 2
+    local.get 0
+    i64.add
+    global.set 2
+  )
+  (func (;14;) (type 9) (param i32 i32)
     i32.const 1
     global.set 3
     local.get 0
@@ -426,7 +444,7 @@
     i64.extend_i32_u
     global.set 5
   )
-  (func (;14;) (type 10) (param i32) (result f64)
+  (func (;15;) (type 10) (param i32) (result f64)
     (local i32)
     local.get 0
     i32.load
@@ -449,10 +467,10 @@
     end
     i32.const 0
     local.get 1
-    call 13
+    call 14
     f64.const 0x0p+0 (;=0;)
   )
-  (func (;15;) (type 11) (param i32) (result i32)
+  (func (;16;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -484,10 +502,10 @@
     end
     i32.const 1
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;16;) (type 12) (param i32 i32) (result i64)
+  (func (;17;) (type 12) (param i32 i32) (result i64)
     (local i32)
     local.get 0
     i32.load
@@ -505,10 +523,10 @@
     end
     local.get 1
     local.get 2
-    call 13
+    call 14
     i64.const 0
   )
-  (func (;17;) (type 11) (param i32) (result i32)
+  (func (;18;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -522,10 +540,10 @@
     end
     i32.const 4
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;18;) (type 11) (param i32) (result i32)
+  (func (;19;) (type 11) (param i32) (result i32)
     (local i32)
     local.get 0
     i32.load
@@ -539,10 +557,10 @@
     end
     i32.const 5
     local.get 1
-    call 13
+    call 14
     i32.const 0
   )
-  (func (;19;) (type 13) (param i64) (result i32)
+  (func (;20;) (type 13) (param i64) (result i32)
     (local i32 i32 i32 i32 i32 i32)
     global.get 9
     local.set 2
@@ -571,7 +589,7 @@
         i64.load32_u offset=4
         i64.or
         local.get 0
-        call 24
+        call 25
         local.tee 5
         i32.eqz
         if ;; label = @3
@@ -624,7 +642,7 @@
     i64.const 0
     call 9
   )
-  (func (;20;) (type 14) (param i64) (result i64)
+  (func (;21;) (type 14) (param i64) (result i64)
     (local i32 i32 i32)
     i32.const 20
     i32.const 1
@@ -667,7 +685,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;21;) (type 15) (param i64 i64) (result i64)
+  (func (;22;) (type 15) (param i64 i64) (result i64)
     (local i32 i32 i32 i32)
     local.get 0
     i32.wrap_i64
@@ -708,7 +726,7 @@
     i64.extend_i32_u
     i64.or
   )
-  (func (;22;) (type 16) (param i32)
+  (func (;23;) (type 16) (param i32)
     i32.const 13
     global.set 3
     local.get 0
@@ -723,7 +741,7 @@
     i64.or
     global.set 5
   )
-  (func (;23;) (type 3) (param i32 i32) (result i32)
+  (func (;24;) (type 3) (param i32 i32) (result i32)
     (local i32 i32)
     local.get 1
     i32.load
@@ -756,7 +774,7 @@
     end
     i32.const 0
   )
-  (func (;24;) (type 5) (param i64 i64) (result i32)
+  (func (;25;) (type 5) (param i64 i64) (result i32)
     (local i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const 32
@@ -825,7 +843,7 @@
     i32.lt_u
     i32.sub
   )
-  (func (;25;) (type 17) (result i32)
+  (func (;26;) (type 17) (result i32)
     i32.const 160
     i32.const 1192
     i32.store
@@ -840,7 +858,7 @@
     i32.store offset=12
     i32.const 160
   )
-  (func (;26;) (type 18) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  (func (;27;) (type 18) (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local i64 i32 i32 f64 f64 f64 f64 f64 f64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 f64 f64 i32 f64 f64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i64 i32 i32 i32 i32 f64 f64 i32 i32 f64 i64)
     local.get 0
     i64.extend_i32_u
@@ -897,7 +915,7 @@
         i32.load8_u
         if ;; label = @3
           i32.const 8
-          call 22
+          call 23
           br 1 (;@2;)
         end
         i32.const 48
@@ -1444,6 +1462,8 @@
           local.get 48
           i64.load32_u
           global.set 4
+          i64.const 5858335391805
+          global.set 12
           i32.const 9
           global.set 3
           br 1 (;@2;)
@@ -1473,6 +1493,8 @@
             i32.ne
             i32.and
             if ;; label = @5
+              i64.const 5858335391805
+              global.set 12
               i32.const 10
               global.set 3
               br 3 (;@2;)
@@ -1576,7 +1598,7 @@
         i64.const 3
         i64.lt_s
         if ;; label = @3
-          i32.const 1364
+          i32.const 1428
           i32.const 2
           call 12
         end
@@ -1616,7 +1638,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1372
+          i32.const 1436
           i32.const 1
           call 12
         end
@@ -1651,7 +1673,7 @@
         i64.const 1
         i64.lt_s
         if ;; label = @3
-          i32.const 1376
+          i32.const 1440
           i32.const 1
           call 12
         end
@@ -1737,13 +1759,13 @@
       i32.const 128
       return
     end
-    i64.const 5927054868485
+    i64.const 6201932775429
     local.set 55
     global.get 3
     i32.const 1
     i32.eq
     if ;; label = @1
-      i64.const 5948529704969
+      i64.const 6223407611913
       i32.const 1144
       global.get 4
       i32.wrap_i64
@@ -1751,9 +1773,9 @@
       i32.mul
       i32.add
       i64.load
-      call 21
-      i64.const 5987184410630
-      call 21
+      call 22
+      i64.const 6262062317574
+      call 22
       i32.const 1064
       global.get 5
       i32.wrap_i64
@@ -1761,102 +1783,102 @@
       i32.mul
       i32.add
       i64.load
-      call 21
+      call 22
       local.set 55
     end
     global.get 3
     i32.const 2
     i32.eq
     if ;; label = @1
-      i64.const 6012954214416
+      i64.const 6287832121360
       local.set 55
     end
     global.get 3
     i32.const 3
     i32.eq
     if ;; label = @1
-      i64.const 6081673691150
+      i64.const 6356551598094
       local.set 55
     end
     global.get 3
     i32.const 5
     i32.eq
     if ;; label = @1
-      i64.const 6141803233326
-      i64.const 6339371728897
-      call 21
+      i64.const 6416681140270
+      i64.const 6614249635841
+      call 22
       local.set 55
     end
     global.get 3
     i32.const 6
     i32.eq
     if ;; label = @1
-      i64.const 6343666696231
-      i64.const 6339371728897
-      call 21
+      i64.const 6618544603175
+      i64.const 6614249635841
+      call 22
       local.set 55
     end
     global.get 3
     i32.const 7
     i32.eq
     if ;; label = @1
-      i64.const 6511170420771
-      i64.const 6339371728897
-      call 21
-      i64.const 6661494276105
-      call 21
-      i64.const 6339371728897
-      call 21
+      i64.const 6786048327715
+      i64.const 6614249635841
+      call 22
+      i64.const 6936372183049
+      call 22
+      i64.const 6614249635841
+      call 22
       local.set 55
     end
     global.get 3
     i32.const 8
     i32.eq
     if ;; label = @1
-      i64.const 6700148981772
+      i64.const 6975026888716
       global.get 4
-      call 20
       call 21
-      i64.const 6751688589333
-      call 21
+      call 22
+      i64.const 7026566496277
+      call 22
       global.get 5
-      call 20
       call 21
-      i64.const 6841882902529
-      call 21
+      call 22
+      i64.const 7116760809473
+      call 22
       local.set 55
     end
     global.get 3
     i32.const 9
     i32.eq
     if ;; label = @1
-      i64.const 6846177869865
+      i64.const 7121055776809
       global.get 4
-      call 20
       call 21
+      call 22
       local.set 55
     end
     global.get 3
     i32.const 10
     i32.eq
     if ;; label = @1
-      i64.const 7022271528983
+      i64.const 7297149435927
       local.set 55
     end
     global.get 3
     i32.const 11
     i32.eq
     if ;; label = @1
-      i64.const 7121055776782
+      i64.const 7395933683726
       global.get 5
-      call 21
+      call 22
       local.set 55
     end
     global.get 3
     i32.const 12
     i32.eq
     if ;; label = @1
-      i64.const 7181185318965
+      i64.const 7456063225909
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1864,7 +1886,19 @@
       i32.mul
       i32.add
       i64.load
+      call 22
+      local.set 55
+    end
+    global.get 3
+    i32.const 14
+    i32.eq
+    if ;; label = @1
+      i64.const 7683696492559
+      global.get 4
       call 21
+      call 22
+      i64.const 7748121002010
+      call 22
       local.set 55
     end
     global.get 3
@@ -1874,13 +1908,22 @@
       global.get 5
       local.set 55
     end
+    global.get 12
+    i64.eqz
+    i32.eqz
+    if ;; label = @1
+      global.get 12
+      local.get 55
+      call 22
+      local.set 55
+    end
     global.get 10
     i32.const 4
     i32.eq
     if ;; label = @1
       i32.const 0
       global.set 3
-      i64.const 7408818585616
+      i64.const 7859790151696
       i32.const 1064
       global.get 4
       i32.wrap_i64
@@ -1888,9 +1931,9 @@
       i32.mul
       i32.add
       i64.load
-      call 21
-      i64.const 7477538062348
-      call 21
+      call 22
+      i64.const 7928509628428
+      call 22
       local.set 55
     end
     local.get 55
@@ -1923,5 +1966,5 @@
     i64.store32 offset=12
     i32.const 128
   )
-  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00trust_vectorsecl-1.0\01\00\00\00\00\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\08\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\0f\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\0f\00\00\00\01\00\00\00\02\00\00\00Assertion failed\02\00\00\00\0a\00\00\00\01\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\0a\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got policy returned , not a bool\00\00\00\00\00\00\00")
+  (data (;0;) (i32.const 1024) "nullboolnumberstringdidtrust_vectorarray\04\00\00\00\00\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\08\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00\14\04\00\00\0c\00\00\00\17\04\00\00\05\00\00\00#\04\00\00DIDTrustVectorArray\00\00\00\00\00\06\00\00\00\08\04\00\00\04\00\00\00\04\04\00\00\06\00\00\00\0e\04\00\00\03\00\00\00`\04\00\00\0b\00\00\00c\04\00\00\05\00\00\00n\04\00\00trust_vectorsecl-1.0\01\00\00\00\00\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\08\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\0f\00\00\00\00\00\00\00\02\00\00\00\02\00\00\00\0f\00\00\00\01\00\00\00\02\00\00\00Assertion failed\02\00\00\00\0a\00\00\00\01\00\00\00\02\00\00\00\02\00\00\00\01\00\00\00\0a\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\01\00\00\00\02\00\00\00<source>:9:13: trust_weighted_avg(mine, [1, 1, 1, 1, 1, 1]): \00\00\00\01\00\00\00\02\00\00\00\01\00\00\00\01\00\00\00errorExpected , got Division by zeroModulo by zeroSurprisal requires probability in (0, 1], got ?sqrt requires non-negative number, got clamp requires min <= max, got min  and max Array index  out of bounds (len: )TrustWeightedAvg requires 6 weights, got Weight must be a numbernot a number: str() takes a number, bool, null, string or DID, got Text too long:  bytes, the limit is 65536policy returned , not a bool\00\00\00\00\00\00")
 )

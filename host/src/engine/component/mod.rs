@@ -8,8 +8,8 @@ mod store;
 mod ticker;
 mod world;
 
+pub use self::policy::ComponentPolicy;
 use self::policy::POLICY_INTERFACE;
-pub use self::policy::{ComponentPolicy, MAX_REASON_BYTES};
 use self::ticker::Ticker;
 use self::world::{
     Declared, check_grants, check_header, check_self_metering, check_world, inspect,
@@ -104,6 +104,7 @@ pub struct EngineError(#[source] crate::engine::BoxError);
 /// println!("{:?}: {:?}", answer.effect, answer.reason);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Clone)]
 pub struct ComponentEngine {
     inner: Arc<Inner>,
     trust: Trust,

@@ -16,9 +16,6 @@ use crate::engine::LoadError;
 use crate::evaluation::{Decision, Effect, Failure, Policy, PolicyInfo, Run, Session};
 use crate::state::{PolicyType, UnifiedState};
 
-/// Longest decision reason a policy may return, in bytes.
-pub const MAX_REASON_BYTES: usize = 4096;
-
 /// The exported interface, as the bindings look it up (wasmtime matches
 /// semver-compatible versions).
 pub(super) const POLICY_INTERFACE: &str = "erynoa:ecl/policy@0.1.0";
@@ -214,24 +211,11 @@ impl ComponentPolicy {
 }
 
 fn check_decision(d: wit::Decision) -> Result<Decision, Failure> {
-    if let Some(reason) = &d.reason
-        && reason.len() > MAX_REASON_BYTES
-    {
-        return Err(Failure::InvalidDecision {
-            message: format!(
-                "reason of {} bytes is longer than the limit of {MAX_REASON_BYTES}",
-                reason.len()
-            ),
-        });
-    }
     let effect = match d.effect {
         wit::Effect::Allow => Effect::Allow,
         wit::Effect::Deny => Effect::Deny,
     };
-    Ok(Decision {
-        effect,
-        reason: d.reason,
-    })
+    Decision::checked(effect, d.reason)
 }
 
 /// What ended a call that returned an error: a recorded exhaustion first,
