@@ -63,6 +63,38 @@ pub enum Command {
     /// Edit a trust store: trust a key, pin ECL files, revoke. Comments are
     /// kept, and nothing is written that the host would refuse to load.
     Trust(TrustArgs),
+    /// Run the policy decision service: decisions over HTTP, verified hot
+    /// reload and rollback, metrics.
+    Serve(ServeArgs),
+}
+
+/// `erynoa serve`. Flags override the configuration file.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file (`--print-config` writes a commented default).
+    #[arg(long, value_name = "ERYNOA.toml")]
+    pub config: Option<PathBuf>,
+    /// Print the commented default configuration and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// Where decisions are answered, e.g. 127.0.0.1:8181.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// The policy directory.
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// The trust store.
+    #[arg(long, value_name = "TRUST.toml")]
+    pub trust_store: Option<PathBuf>,
+    /// The state fixture (JSON).
+    #[arg(long, value_name = "STATE.json")]
+    pub state: Option<PathBuf>,
+    /// Where the admin API listens, e.g. 127.0.0.1:8182.
+    #[arg(long, value_name = "ADDR")]
+    pub admin_listen: Option<std::net::SocketAddr>,
+    /// The admin bearer token's file (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// `erynoa trust`.

@@ -5,6 +5,7 @@ mod ecl;
 mod keys;
 mod new;
 mod run;
+mod serve;
 mod test;
 mod trust;
 
@@ -24,5 +25,6 @@ pub fn execute(command: Command, format: Format) -> anyhow::Result<ExitStatus> {
         Command::New(args) => new::execute(args),
         Command::Ecl(command) => ecl::execute(command),
         Command::Trust(args) => trust::execute(args),
+        Command::Serve(args) => serve::execute(args),
     }
 }

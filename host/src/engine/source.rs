@@ -158,17 +158,30 @@ impl PolicySource {
             path: shown(),
             error,
         })?;
-        let id = self.id();
+        self.load_bytes(engine, &self.id(), &bytes, entry)
+    }
+
+    /// Loads the file's contents, already read, under `id` (what the trust
+    /// store's `[[policy]]` pins and the decisions name): a service reads a
+    /// file once and loads exactly the bytes whose digest it reports.
+    pub fn load_bytes(
+        &self,
+        engine: &ComponentEngine,
+        id: &str,
+        bytes: &[u8],
+        entry: Option<&str>,
+    ) -> Result<Arc<dyn Policy>, SourceError> {
+        let shown = || self.path().display().to_string();
         let loaded = match self {
             PolicySource::Ecl { mode, .. } => {
-                let source = std::str::from_utf8(&bytes)
+                let source = std::str::from_utf8(bytes)
                     .map_err(|_| SourceError::NotUtf8 { path: shown() })?;
-                engine.load_ecl(&id, source, entry, *mode)
+                engine.load_ecl(id, source, entry, *mode)
             }
             PolicySource::Bytecode(_) => BytecodeEngine::new(engine.trust().clone())
-                .load_eclc(&id, &bytes)
+                .load_eclc(id, bytes)
                 .map(|p| Arc::new(p) as Arc<dyn Policy>),
-            PolicySource::Component(_) => engine.load(&id, &bytes),
+            PolicySource::Component(_) => engine.load(id, bytes),
         };
         loaded.map_err(|error| SourceError::Load {
             path: shown(),

@@ -1,0 +1,484 @@
+//! The HTTP APIs: decisions (with health, readiness and metrics) on one
+//! listener, administration on another. Every error is JSON
+//! `{"error": {"code", "message"}}` with its status; a deny is a decision
+//! (200), never an error.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request as HttpRequest, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use erynoa_host::{Evaluation, Request};
+use serde::{Deserialize, Serialize};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::App;
+use crate::catalog::{CatalogError, Version};
+
+/// Most requests in one batch.
+pub const MAX_BATCH: usize = 1000;
+
+/// An error answer.
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// The decisions listener's routes.
+pub(crate) fn decisions(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/decide/{policy}", post(decide))
+        .route("/v1/decide/{policy}/batch", post(decide_batch))
+        .route("/v1/policies", get(policies))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app)
+}
+
+/// The admin listener's routes, each behind the bearer token.
+pub(crate) fn admin(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/policies/{id}/rollback", post(rollback))
+        .route("/v1/policies/{id}/activate", post(activate))
+        .route("/v1/reload", post(reload))
+        .route("/v1/policies", get(policies))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(app.clone(), authorize))
+        .with_state(app)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "this route does not take that method",
+    )
+}
+
+// ---- decisions ----
+
+/// The request body, at most the configured limit.
+async fn read_body(app: &App, body: Body) -> Result<Vec<u8>, ApiError> {
+    match axum::body::to_bytes(body, app.body_limit).await {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(e) => {
+            let too_long = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_long {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    format!("the body is over the limit of {} bytes", app.body_limit),
+                ))
+            } else {
+                Err(ApiError::bad_request(format!("cannot read the body: {e}")))
+            }
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> Result<&str, ApiError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body is not UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+fn policy_of(app: &App, id: &str) -> Result<Arc<Version>, ApiError> {
+    app.catalog
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(format!("no active policy `{id}`")))
+}
+
+/// A slot to evaluate in: at once, or after waiting in a bounded queue.
+async fn slot(app: &App) -> Result<OwnedSemaphorePermit, ApiError> {
+    if let Ok(permit) = app.slots.clone().try_acquire_owned() {
+        return Ok(permit);
+    }
+    let saturated = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "saturated",
+            "every evaluation slot is busy and the queue is full; retry",
+        )
+    };
+    struct Waiting<'a>(&'a App);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            let left = self.0.waiting.fetch_sub(1, Ordering::Relaxed) - 1;
+            self.0.metrics.queue_depth.set(left as i64);
+        }
+    }
+    let depth = app.waiting.fetch_add(1, Ordering::Relaxed) + 1;
+    let _waiting = Waiting(app);
+    app.metrics.queue_depth.set(depth as i64);
+    if depth > app.queue {
+        app.metrics.rejected("saturated");
+        return Err(saturated());
+    }
+    match tokio::time::timeout(app.queue_timeout, app.slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => {
+            app.metrics.rejected("saturated");
+            Err(saturated())
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Answer<'a> {
+    decision_id: String,
+    policy: PolicyRef<'a>,
+    effect: erynoa_host::Effect,
+    reason: Option<&'a str>,
+    failure: Option<&'a erynoa_host::Failure>,
+    gas: Gas,
+    mana: u64,
+    duration_us: u64,
+}
+
+#[derive(Serialize)]
+struct PolicyRef<'a> {
+    id: &'a str,
+    name: &'a str,
+    version: &'a str,
+    digest: &'a str,
+}
+
+#[derive(Serialize)]
+struct Gas {
+    total: u64,
+    network: u64,
+    compute: u64,
+    storage: u64,
+    realm: u64,
+}
+
+fn answer<'a>(id: &'a str, version: &'a Version, e: &'a Evaluation) -> Answer<'a> {
+    let info = version.policy.info();
+    Answer {
+        decision_id: uuid::Uuid::now_v7().to_string(),
+        policy: PolicyRef {
+            id,
+            name: &info.name,
+            version: &info.version,
+            digest: &version.digest,
+        },
+        effect: e.effect,
+        reason: e.reason.as_deref(),
+        failure: e.failure.as_ref(),
+        gas: Gas {
+            total: e.gas_used,
+            network: e.gas.network,
+            compute: e.gas.compute,
+            storage: e.gas.storage,
+            realm: e.gas.realm,
+        },
+        mana: e.mana_used,
+        duration_us: u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX),
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the answer could not be written: {e}"),
+        )
+        .into_response(),
+    }
+}
+
+/// Runs `requests` on `version` off the reactor, in one slot.
+async fn evaluate(
+    app: &Arc<App>,
+    version: Arc<Version>,
+    requests: Vec<Request>,
+) -> Result<Vec<Evaluation>, ApiError> {
+    let permit = slot(app).await?;
+    let worker = app.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        requests
+            .iter()
+            .map(|r| version.policy.evaluate(&worker.state, r, worker.limits))
+            .collect::<Vec<_>>()
+    });
+    run.await.map_err(|e| {
+        tracing::error!(error = %e, "an evaluation task failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the evaluation did not finish",
+        )
+    })
+}
+
+async fn decide(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&app, body).await?;
+    let request =
+        Request::from_json(text(&bytes)?).map_err(|e| ApiError::bad_request(chain(&e)))?;
+    let version = policy_of(&app, &id)?;
+    let evaluations = evaluate(&app, version.clone(), vec![request]).await?;
+    let Some(e) = evaluations.first() else {
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "no evaluation",
+        ));
+    };
+    app.metrics.evaluation(&id, e);
+    Ok(json(&answer(&id, &version, e)))
+}
+
+async fn decide_batch(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(&app, body).await?;
+    let text = text(&bytes)?;
+    if !text.trim_start().starts_with('[') {
+        return Err(ApiError::bad_request("a batch is a JSON array of requests"));
+    }
+    let requests = Request::many_from_json(text).map_err(|e| ApiError::bad_request(chain(&e)))?;
+    if requests.len() > MAX_BATCH {
+        return Err(ApiError::bad_request(format!(
+            "a batch holds at most {MAX_BATCH} requests, this one {}",
+            requests.len()
+        )));
+    }
+    let version = policy_of(&app, &id)?;
+    let evaluations = evaluate(&app, version.clone(), requests).await?;
+    let answers: Vec<Answer<'_>> = evaluations
+        .iter()
+        .map(|e| {
+            app.metrics.evaluation(&id, e);
+            answer(&id, &version, e)
+        })
+        .collect();
+    Ok(json(&answers))
+}
+
+async fn policies(State(app): State<Arc<App>>) -> Response {
+    let (policies, trust_refused) = app.catalog.view();
+    json(&serde_json::json!({
+        "policies": policies,
+        "trust_store": {"last_refused": trust_refused},
+    }))
+}
+
+async fn health() -> Response {
+    json(&serde_json::json!({"status": "up"}))
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    // The first scan ran before the listeners opened.
+    let ready = app.catalog.ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, json(&serde_json::json!({"ready": ready}))).into_response()
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.encode(),
+    )
+        .into_response()
+}
+
+// ---- admin ----
+
+/// Refuses every admin request without the configured bearer token.
+async fn authorize(
+    State(app): State<Arc<App>>,
+    request: HttpRequest,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let unauthorized = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the admin API needs `Authorization: Bearer <token>`",
+        )
+    };
+    let Some(token) = &app.admin_token else {
+        return Err(unauthorized());
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .ok_or_else(unauthorized)?;
+    if !constant_time_eq(given, token) {
+        return Err(unauthorized());
+    }
+    Ok(next.run(request).await)
+}
+
+/// Compares in time that depends on the length only, not on where the
+/// first difference is.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackQuery {
+    to: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateQuery {
+    digest: String,
+}
+
+fn catalog_error(e: CatalogError) -> ApiError {
+    match e {
+        CatalogError::NotFound(m) => ApiError::not_found(m),
+        other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", chain(&other)),
+    }
+}
+
+/// Catalog changes take its lock: off the reactor.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CatalogError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the change did not finish",
+            )
+        })?
+        .map_err(catalog_error)
+}
+
+async fn rollback(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<RollbackQuery>,
+) -> Result<Response, ApiError> {
+    let catalog = app.catalog.clone();
+    let started = std::time::Instant::now();
+    let digest = {
+        let id = id.clone();
+        blocking(move || catalog.rollback(&id, q.to.as_deref())).await?
+    };
+    tracing::info!(policy = %id, %digest, took_us = started.elapsed().as_micros() as u64, "rolled back");
+    Ok(json(&serde_json::json!({"policy": id, "active": digest})))
+}
+
+async fn activate(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(q): Query<ActivateQuery>,
+) -> Result<Response, ApiError> {
+    let catalog = app.catalog.clone();
+    let digest = {
+        let id = id.clone();
+        blocking(move || catalog.activate(&id, &q.digest)).await?
+    };
+    Ok(json(&serde_json::json!({"policy": id, "active": digest})))
+}
+
+async fn reload(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let catalog = app.catalog.clone();
+    blocking(move || {
+        catalog.scan(true);
+        Ok(())
+    })
+    .await?;
+    Ok(policies(State(app)).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+}

@@ -1,0 +1,333 @@
+//! `erynoa serve`: the policy decision service.
+//!
+//! It answers decisions over HTTP (`POST /v1/decide/{policy}`), runs each
+//! evaluation off the async reactor in a bounded pool of slots, picks up
+//! new signed versions of its policies without a restart (verified,
+//! compiled and linked before they are swapped in), keeps the previous
+//! versions compiled for rollback, and reports Prometheus metrics. See the
+//! operators' page of the book (`docs/service.md`).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), erynoa_server::ServeError> {
+//! let config = erynoa_server::Config::from_file("erynoa.toml".as_ref())?;
+//! let server = erynoa_server::Server::bind(config).await?;
+//! println!("decisions on {:?}", server.decisions_addr());
+//! server.run(async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+
+mod catalog;
+mod config;
+mod http;
+mod metrics;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use erynoa_host::{BudgetLimits, ComponentEngine, UnifiedState};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, Semaphore, watch};
+
+pub use crate::catalog::{Catalog, CatalogError, PolicyView, Refusal, Version, VersionView};
+pub use crate::config::{Budget, Config, ConfigError, DEFAULT_CONFIG};
+pub use crate::http::MAX_BATCH;
+pub use crate::metrics::Metrics;
+
+/// What the handlers share.
+pub(crate) struct App {
+    catalog: Arc<Catalog>,
+    state: Arc<UnifiedState>,
+    limits: BudgetLimits,
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+    queue_timeout: Duration,
+    body_limit: usize,
+    metrics: Arc<Metrics>,
+    admin_token: Option<Vec<u8>>,
+}
+
+/// Why the service could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The policies or the trust store.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The state fixture.
+    #[error("cannot load the state `{path}`")]
+    State {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        error: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The admin token file.
+    #[error("the admin token file `{path}` {problem}")]
+    Token {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The wasm engine.
+    #[error(transparent)]
+    Engine(#[from] erynoa_host::EngineError),
+    /// A listener could not bind.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
+    /// A listener failed while serving.
+    #[error("the {which} listener failed")]
+    Serve {
+        /// `decisions` or `admin`.
+        which: &'static str,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+/// A bound, loaded service, not yet answering.
+pub struct Server {
+    app: Arc<App>,
+    decisions: Option<TcpListener>,
+    admin: Option<TcpListener>,
+    scan_every: Duration,
+    grace: Duration,
+    rescan: Arc<Notify>,
+}
+
+/// Reads the admin token: a file only its owner may read or write.
+fn read_token(path: &Path) -> Result<Vec<u8>, ServeError> {
+    use std::os::unix::fs::MetadataExt;
+    let problem = |problem: String| ServeError::Token {
+        path: path.display().to_string(),
+        problem,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| problem(format!("cannot be read: {e}")))?;
+    if meta.mode() & 0o077 != 0 {
+        return Err(problem(format!(
+            "is mode {:o}: group and others must have no access (chmod 600)",
+            meta.mode() & 0o777
+        )));
+    }
+    let text = erynoa_host::json::read_text_file(path, 4096)
+        .map_err(|e| problem(format!("cannot be read: {e}")))?;
+    let token = text.trim();
+    if token.len() < 16 {
+        return Err(problem(
+            "holds a token shorter than 16 characters".to_owned(),
+        ));
+    }
+    Ok(token.as_bytes().to_vec())
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|error| ServeError::Bind { addr, error })
+}
+
+impl Server {
+    /// Loads the trust store, the state and every policy, and binds the
+    /// listeners (port 0 picks a free port: see [`Server::decisions_addr`]).
+    pub async fn bind(config: Config) -> Result<Server, ServeError> {
+        config.validate()?;
+        let metrics = Arc::new(Metrics::default());
+        let admin_token = config
+            .admin_token_file
+            .as_deref()
+            .map(read_token)
+            .transpose()?;
+        let state = match &config.state {
+            Some(path) => UnifiedState::from_file(path).map_err(|error| ServeError::State {
+                path: path.display().to_string(),
+                error: Box::new(error),
+            })?,
+            None => UnifiedState::new(),
+        };
+        let engine = ComponentEngine::new(Default::default())?;
+        let catalog = Arc::new(Catalog::new(
+            engine,
+            config.policies.clone(),
+            config.trust_store.clone(),
+            config.keep_versions,
+            metrics.clone(),
+        )?);
+        let loading = catalog.clone();
+        tokio::task::spawn_blocking(move || loading.scan(true))
+            .await
+            .map_err(|_| {
+                ServeError::Catalog(CatalogError::NotFound(
+                    "the first scan of the policies did not finish".into(),
+                ))
+            })?;
+        let app = Arc::new(App {
+            catalog,
+            state: Arc::new(state),
+            limits: config.budget.into(),
+            slots: Arc::new(Semaphore::new(config.slots())),
+            waiting: AtomicUsize::new(0),
+            queue: config.queue,
+            queue_timeout: Duration::from_millis(config.queue_timeout_ms),
+            body_limit: config.body_limit_bytes,
+            metrics,
+            admin_token,
+        });
+        let decisions = match config.listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let admin = match config.admin_listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        Ok(Server {
+            app,
+            decisions,
+            admin,
+            scan_every: Duration::from_millis(config.scan_interval_ms),
+            grace: Duration::from_millis(config.grace_period_ms),
+            rescan: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Where decisions are answered.
+    pub fn decisions_addr(&self) -> Option<SocketAddr> {
+        self.decisions.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where the admin API is.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Asks for a scan of the policies now (what `SIGHUP` does).
+    pub fn rescan_handle(&self) -> Arc<Notify> {
+        self.rescan.clone()
+    }
+
+    /// Answers until `shutdown` completes, then stops accepting, lets the
+    /// requests in flight finish (for at most the grace period) and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let scanner = {
+            let catalog = self.app.catalog.clone();
+            let rescan = self.rescan.clone();
+            let every = self.scan_every;
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                loop {
+                    let forced = tokio::select! {
+                        () = tokio::time::sleep(every) => false,
+                        () = rescan.notified() => true,
+                        _ = stop.changed() => return,
+                    };
+                    let catalog = catalog.clone();
+                    if tokio::task::spawn_blocking(move || catalog.scan(forced))
+                        .await
+                        .is_err()
+                    {
+                        tracing::error!("a scan of the policies failed");
+                    }
+                }
+            })
+        };
+        let mut servers = Vec::new();
+        for (which, listener, router) in [
+            (
+                "decisions",
+                self.decisions,
+                http::decisions(self.app.clone()),
+            ),
+            ("admin", self.admin, http::admin(self.app.clone())),
+        ] {
+            let Some(listener) = listener else { continue };
+            let mut stop = stop_rx.clone();
+            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+                let _ = stop.changed().await;
+            });
+            servers.push(tokio::spawn(async move {
+                serve
+                    .await
+                    .map_err(|error| ServeError::Serve { which, error })
+            }));
+        }
+        shutdown.await;
+        tracing::info!("stopping: no new connections; finishing the requests in flight");
+        let _ = stop_tx.send(true);
+        let _ = scanner.await;
+        let finish = async {
+            for server in servers {
+                if let Ok(Err(e)) = server.await {
+                    return Err(e);
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(self.grace, finish).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!("the grace period ended with requests still in flight");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Runs the service as `erynoa serve` does: on its own runtime, until
+/// `SIGTERM` or `SIGINT`; `SIGHUP` rescans the policies and trust store.
+pub fn serve_until_signalled(config: Config) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| ServeError::Serve {
+            which: "runtime",
+            error,
+        })?;
+    runtime.block_on(async move {
+        let server = Server::bind(config).await?;
+        if let Some(addr) = server.decisions_addr() {
+            tracing::info!(%addr, "answering decisions");
+        }
+        if let Some(addr) = server.admin_addr() {
+            tracing::info!(%addr, "admin API");
+        }
+        let rescan = server.rescan_handle();
+        let signals = async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
+            ) else {
+                tracing::error!("cannot install the signal handlers");
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = term.recv() => return,
+                    _ = int.recv() => return,
+                    _ = hup.recv() => rescan.notify_one(),
+                }
+            }
+        };
+        server.run(signals).await
+    })
+}

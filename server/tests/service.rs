@@ -1,0 +1,481 @@
+//! `erynoa serve` over real sockets: the decision API, the admin API and
+//! its token, hot reload, rollback and refused updates.
+
+#![allow(clippy::panic, clippy::unwrap_used)] // test helpers fail loudly
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use erynoa_server::{Config, Server};
+use erynoa_sign::{SigningKey, keys};
+use serde_json::Value;
+
+const ALICE: &str = "did:erynoa:self:alice";
+const TOKEN: &str = "0123456789abcdef-admin-token";
+
+/// A directory of its own for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("erynoa-serve-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    dir
+}
+
+fn guest(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/guests/{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; build the guests first: `cargo xtask build-guests`",
+            path.display()
+        )
+    })
+}
+
+fn ops_key() -> SigningKey {
+    SigningKey::from_bytes(&[7; 32])
+}
+
+/// A trust store trusting `ops` for trust and identity, pinning `ecl` files.
+fn trust_store(ecl: &[&[u8]], revoked: bool) -> String {
+    let key = ops_key();
+    let line = keys::public_key_openssh(&key.verifying_key(), "ops");
+    let revoked = if revoked {
+        format!("\"{}\"", erynoa_sign::key_id(&key.verifying_key()))
+    } else {
+        String::new()
+    };
+    let mut text = format!(
+        "revoked = [{revoked}]\n\n[[key]]\nname = \"ops\"\npublic_key = \"{line}\"\ncapabilities = [\"trust\", \"identity\"]\n"
+    );
+    for bytes in ecl {
+        text.push_str(&format!(
+            "\n[[component]]\ndigest = \"{}\"\ncapabilities = [\"trust\", \"identity\"]\n",
+            erynoa_host::digest(bytes)
+        ));
+    }
+    text
+}
+
+/// Writes `bytes` to `dir/name` the way operators should: a temporary
+/// file renamed into place.
+fn install(dir: &Path, name: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+const DENY_ECL: &[u8] = b"policy \"gate\" { deny \"closed for \" + caller }\n";
+const ALLOW_ECL: &[u8] =
+    b"policy \"gate\" { require param(\"n\") * 2 > 1, \"too small\"  allow }\n";
+
+struct Running {
+    decisions: SocketAddr,
+    admin: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn config(dir: &Path) -> Config {
+    let token = dir.join("admin.token");
+    std::fs::write(&token, TOKEN).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    Config {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        admin_listen: Some("127.0.0.1:0".parse().unwrap()),
+        admin_token_file: Some(token),
+        policies: dir.join("policies"),
+        trust_store: dir.join("trust.toml"),
+        scan_interval_ms: 50,
+        ..Config::default()
+    }
+}
+
+fn start(config: Config) -> Running {
+    let (addrs_tx, addrs_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async move {
+            let server = match Server::bind(config).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = addrs_tx.send(Err(format!("{e}")));
+                    return;
+                }
+            };
+            let _ = addrs_tx.send(Ok((
+                server.decisions_addr().unwrap(),
+                server.admin_addr().unwrap(),
+            )));
+            server
+                .run(async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+                .unwrap();
+        });
+    });
+    let (decisions, admin) = addrs_rx.recv().unwrap().unwrap_or_else(|e| panic!("{e}"));
+    Running {
+        decisions,
+        admin,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+/// One HTTP/1.1 exchange on a fresh connection: the status and the body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for h in headers {
+        head.push_str(h);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    // The server may answer (413) before reading all of a large body.
+    let _ = s.write_all(body);
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"));
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+fn decide(addr: SocketAddr, policy: &str, body: &str) -> (u16, Value) {
+    let (status, text) = http(
+        addr,
+        "POST",
+        &format!("/v1/decide/{policy}"),
+        &[],
+        body.as_bytes(),
+    );
+    (status, json(&text))
+}
+
+/// Waits (at most 5 s) until `f` holds.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn active_digest(addr: SocketAddr, id: &str) -> Option<String> {
+    let (_, body) = http(addr, "GET", "/v1/policies", &[], b"");
+    let v = json(&body);
+    v["policies"].as_array()?.iter().find(|p| p["id"] == id)?["active"]["digest"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[test]
+fn decisions_are_json_and_bad_input_is_a_clear_4xx() {
+    let dir = scratch("decide");
+    std::fs::write(
+        dir.join("trust.toml"),
+        trust_store(&[DENY_ECL, ALLOW_ECL], false),
+    )
+    .unwrap();
+    install(&dir.join("policies"), "closed.legacy.ecl", DENY_ECL);
+    install(&dir.join("policies"), "gate.wasm.ecl", ALLOW_ECL);
+    let server = start(config(&dir));
+    let at = server.decisions;
+
+    let (status, v) = decide(
+        at,
+        "gate",
+        &format!(r#"{{"caller": "{ALICE}", "params": {{"n": 3}}}}"#),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["effect"], "allow");
+    assert_eq!(v["policy"]["id"], "gate");
+    assert_eq!(v["policy"]["name"], "gate");
+    assert_eq!(v["policy"]["digest"], erynoa_host::digest(ALLOW_ECL));
+    assert!(v["failure"].is_null());
+    assert!(v["gas"]["total"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["decision_id"].as_str().unwrap().len(), 36);
+    // A deny is a decision, not an error; a fault says where it happened.
+    let (status, v) = decide(at, "closed", &format!(r#"{{"caller": "{ALICE}"}}"#));
+    assert_eq!((status, &v["effect"]), (200, &Value::from("deny")));
+    assert_eq!(v["reason"], format!("closed for {ALICE}"));
+    let (_, v) = decide(at, "gate", &format!(r#"{{"caller": "{ALICE}"}}"#));
+    assert_eq!(v["failure"]["kind"], "policy-fault", "{v}");
+    assert_eq!(
+        v["failure"]["message"],
+        "policy fault: gate:1:25: param(\"n\") * 2: Expected number, got null"
+    );
+    // Decision ids are unique.
+    let (_, a) = decide(at, "closed", &format!(r#"{{"caller": "{ALICE}"}}"#));
+    let (_, b) = decide(at, "closed", &format!(r#"{{"caller": "{ALICE}"}}"#));
+    assert_ne!(a["decision_id"], b["decision_id"]);
+
+    // A batch is answered in order.
+    let batch = format!(
+        r#"[{{"caller": "{ALICE}", "params": {{"n": 3}}}}, {{"caller": "{ALICE}", "params": {{"n": 0}}}}]"#
+    );
+    let (status, body) = http(at, "POST", "/v1/decide/gate/batch", &[], batch.as_bytes());
+    let v = json(&body);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v[0]["effect"], "allow");
+    assert_eq!(
+        (&v[1]["effect"], &v[1]["reason"]),
+        (&Value::from("deny"), &Value::from("too small"))
+    );
+    let many = format!(
+        "[{}]",
+        vec![format!(r#"{{"caller": "{ALICE}"}}"#); 1001].join(",")
+    );
+    let (status, body) = http(at, "POST", "/v1/decide/gate/batch", &[], many.as_bytes());
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("at most 1000"), "{body}");
+
+    // Bad input: 400 naming what is wrong, 404, 413; never a 500.
+    for (body, says) in [
+        ("{", "EOF"),
+        (r#"{"caller": 5}"#, "invalid type"),
+        (r#"{"caller": "alice"}"#, "alice"),
+        (r#"{"caller": "did:e:a", "caller": "did:e:b"}"#, "caller"),
+        (r#"{"caller": "did:e:a", "params": {"x": [1]}}"#, "`x`"),
+    ] {
+        let (status, v) = decide(at, "gate", body);
+        assert_eq!(status, 400, "{body}: {v}");
+        assert_eq!(v["error"]["code"], "bad-request");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(says),
+            "{body}: {v}"
+        );
+    }
+    let (status, text) = http(
+        at,
+        "POST",
+        "/v1/decide/gate",
+        &[],
+        b"{\"caller\": \"\xff\"}",
+    );
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("not UTF-8"), "{text}");
+    let (status, v) = decide(at, "nope", &format!(r#"{{"caller": "{ALICE}"}}"#));
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (404, &Value::from("not-found"))
+    );
+    let huge = vec![b' '; 10 << 20];
+    let (status, text) = http(at, "POST", "/v1/decide/gate", &[], &huge);
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("payload-too-large"), "{text}");
+    let params: Vec<String> = (0..10_000).map(|i| format!(r#""p{i}": {i}"#)).collect();
+    let body = format!(
+        r#"{{"caller": "{ALICE}", "params": {{{}}}}}"#,
+        params.join(",")
+    );
+    let (status, v) = decide(at, "gate", &body);
+    assert_eq!(status, 200, "{v}");
+
+    // Health, readiness, metrics.
+    assert_eq!(http(at, "GET", "/health", &[], b"").0, 200);
+    let (status, body) = http(at, "GET", "/ready", &[], b"");
+    assert_eq!((status, json(&body)["ready"].as_bool()), (200, Some(true)));
+    let (status, metrics) = http(at, "GET", "/metrics", &[], b"");
+    assert_eq!(status, 200);
+    for line in [
+        r#"erynoa_evaluations_total{policy="gate",effect="allow",failure="none"} 2"#,
+        r#"erynoa_evaluations_total{policy="gate",effect="deny",failure="policy-fault"} 2"#,
+        "erynoa_evaluation_duration_seconds_count{policy=\"closed\"} 3",
+        "erynoa_policy_active_info{policy=\"gate\",digest=\"",
+        "erynoa_build_info{version=",
+        "erynoa_queue_depth ",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    // The decision listener has no admin routes.
+    assert_eq!(http(at, "POST", "/v1/reload", &[], b"").0, 404);
+}
+
+#[test]
+fn the_admin_api_needs_the_token() {
+    let dir = scratch("admin");
+    std::fs::write(dir.join("trust.toml"), trust_store(&[DENY_ECL], false)).unwrap();
+    install(&dir.join("policies"), "closed.ecl", DENY_ECL);
+    let server = start(config(&dir));
+    for headers in [
+        &[][..],
+        &["Authorization: Bearer wrong-token-wrong-token"][..],
+        &["Authorization: Basic MDEyMzQ1Njc4OWFiY2RlZg=="][..],
+        &[&*format!("Authorization: Bearer {TOKEN}x")][..],
+    ] {
+        let (status, body) = http(server.admin, "POST", "/v1/reload", headers, b"");
+        assert_eq!(status, 401, "{headers:?}: {body}");
+        assert_eq!(json(&body)["error"]["code"], "unauthorized");
+    }
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let (status, body) = http(server.admin, "POST", "/v1/reload", &[&auth], b"");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["policies"][0]["id"], "closed");
+
+    // A token file others can read is refused at start.
+    use std::os::unix::fs::PermissionsExt;
+    let mut open = config(&dir);
+    let token = open.admin_token_file.clone().unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    open.listen = Some("127.0.0.1:0".parse().unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let refused = runtime.block_on(Server::bind(open)).err().expect("refused");
+    assert!(refused.to_string().contains("chmod 600"), "{refused}");
+}
+
+#[test]
+fn new_versions_are_verified_then_swapped_in_and_rolled_back() {
+    let dir = scratch("reload");
+    let policies = dir.join("policies");
+    std::fs::write(dir.join("trust.toml"), trust_store(&[], false)).unwrap();
+    let key = ops_key();
+    let v1 = erynoa_sign::sign(&guest("trust_threshold"), &key).unwrap();
+    let v2 = erynoa_sign::sign(&guest("kyc_score"), &key).unwrap();
+    install(&policies, "gate.wasm", &v1);
+    let server = start(config(&dir));
+    let (at, admin) = (server.decisions, server.admin);
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let d1 = erynoa_host::digest(&v1);
+    let d2 = erynoa_host::digest(&v2);
+    assert_eq!(active_digest(at, "gate"), Some(d1.clone()));
+
+    // A new signed version, renamed into place, is picked up.
+    install(&policies, "gate.wasm", &v2);
+    eventually("v2 active", || {
+        active_digest(at, "gate").as_deref() == Some(&*d2)
+    });
+    let (_, v) = decide(at, "gate", &format!(r#"{{"caller": "{ALICE}"}}"#));
+    assert_eq!(v["policy"]["digest"], d2.as_str());
+
+    // Rollback to the previous version, then forward again by digest.
+    let (status, body) = http(admin, "POST", "/v1/policies/gate/rollback", &[&auth], b"");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["active"], d1.as_str());
+    let (_, v) = decide(at, "gate", &format!(r#"{{"caller": "{ALICE}"}}"#));
+    assert_eq!(v["policy"]["digest"], d1.as_str());
+    let path = format!("/v1/policies/gate/activate?digest={d2}");
+    let (status, body) = http(admin, "POST", &path, &[&auth], b"");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(
+        admin,
+        "POST",
+        "/v1/policies/gate/activate?digest=sha256:00",
+        &[&auth],
+        b"",
+    );
+    assert_eq!(status, 404, "{body}");
+
+    // A tampered component is refused; the active version keeps serving,
+    // and the refusal is shown and counted.
+    let mut tampered = v1.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    install(&policies, "gate.wasm", &tampered);
+    eventually("refusal shown", || {
+        let (_, body) = http(at, "GET", "/v1/policies", &[], b"");
+        body.contains(&erynoa_host::digest(&tampered))
+    });
+    assert_eq!(active_digest(at, "gate"), Some(d2.clone()));
+    let (_, body) = http(at, "GET", "/v1/policies", &[], b"");
+    let reason = json(&body)["policies"][0]["last_refused"]["reason"].to_string();
+    assert!(reason.contains("changed after signing"), "{reason}");
+    let (_, metrics) = http(at, "GET", "/metrics", &[], b"");
+    assert!(
+        metrics.contains(r#"erynoa_policy_loads_total{policy="gate",result="refused"} 1"#),
+        "{metrics}"
+    );
+
+    // A trust store replaced by garbage leaves the old one in force.
+    std::fs::write(dir.join("trust.toml"), "this is [not toml").unwrap();
+    eventually("trust error shown", || {
+        let (_, body) = http(at, "GET", "/v1/policies", &[], b"");
+        !json(&body)["trust_store"]["last_refused"].is_null()
+    });
+    assert_eq!(
+        decide(at, "gate", &format!(r#"{{"caller": "{ALICE}"}}"#)).0,
+        200
+    );
+
+    // Revoking the signer deactivates its policies at once.
+    std::fs::write(dir.join("trust.toml"), trust_store(&[], true)).unwrap();
+    eventually("deactivated", || active_digest(at, "gate").is_none());
+    assert_eq!(
+        decide(at, "gate", &format!(r#"{{"caller": "{ALICE}"}}"#)).0,
+        404
+    );
+    let (status, body) = http(at, "GET", "/ready", &[], b"");
+    assert_eq!(status, 503, "{body}");
+
+    // Trusted again, the file on disk is tried again: still the tampered
+    // one, refused; a good version renamed in comes back.
+    std::fs::write(dir.join("trust.toml"), trust_store(&[], false)).unwrap();
+    install(&policies, "gate.wasm", &v2);
+    eventually("back", || {
+        active_digest(at, "gate").as_deref() == Some(&*d2)
+    });
+
+    // Removing the file removes the policy.
+    std::fs::remove_file(policies.join("gate.wasm")).unwrap();
+    eventually("removed", || {
+        decide(at, "gate", &format!(r#"{{"caller": "{ALICE}"}}"#)).0 == 404
+    });
+}
