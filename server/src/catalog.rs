@@ -25,8 +25,12 @@ use crate::metrics::Metrics;
 pub struct Version {
     /// The loaded policy.
     pub policy: Arc<dyn Policy>,
-    /// `sha256:` of the file's bytes.
+    /// Its digest as the trust store pins it: for a signed component the
+    /// digest of the signed content (what `erynoa sign` prints), for ECL
+    /// the digest of the file.
     pub digest: String,
+    /// `sha256:` of the file's bytes, signatures included.
+    file_digest: String,
     /// When it was loaded.
     pub loaded_at: SystemTime,
     /// The file's bytes, to admit it again when the trust store changes.
@@ -56,7 +60,8 @@ struct Stamp {
 pub struct Refusal {
     /// Unix seconds.
     pub at: u64,
-    /// The refused bytes' digest, if they were read.
+    /// `sha256:` of the refused file's bytes (signatures included), if
+    /// they were read.
     pub digest: Option<String>,
     /// Why, with its causes.
     pub reason: String,
@@ -313,6 +318,7 @@ impl Catalog {
                     Ok(policy) => kept.push(Arc::new(Version {
                         policy,
                         digest: v.digest.clone(),
+                        file_digest: v.file_digest.clone(),
                         loaded_at: v.loaded_at,
                         bytes: v.bytes.clone(),
                     })),
@@ -422,25 +428,31 @@ impl Catalog {
                 return;
             }
         };
-        let digest = erynoa_host::digest(&bytes);
-        if entry.active.as_deref() == Some(digest.as_str()) {
-            return;
-        }
-        if let Some(kept) = entry.versions.iter().find(|v| v.digest == digest) {
+        let file_digest = erynoa_host::digest(&bytes);
+        if let Some(kept) = entry.versions.iter().find(|v| v.file_digest == file_digest) {
             // A version seen before: already compiled and admitted.
             let digest = kept.digest.clone();
-            self.activate_in(id, entry, &digest);
+            if entry.active.as_deref() != Some(digest.as_str()) {
+                self.activate_in(id, entry, &digest);
+            }
             return;
         }
         match load(engine, id, &entry.file, entry.kind, &bytes) {
             Ok(policy) => {
+                let digest = policy
+                    .info()
+                    .admission
+                    .as_ref()
+                    .map_or_else(|| file_digest.clone(), |a| a.digest.clone());
                 tracing::info!(policy = %id, %digest, "loaded");
                 self.metrics.load(id, "loaded");
+                entry.versions.retain(|v| v.digest != digest);
                 entry.versions.insert(
                     0,
                     Arc::new(Version {
                         policy,
                         digest: digest.clone(),
+                        file_digest,
                         loaded_at: SystemTime::now(),
                         bytes,
                     }),
@@ -448,7 +460,7 @@ impl Catalog {
                 self.activate_in(id, entry, &digest);
                 self.trim(entry);
             }
-            Err(reason) => self.refuse(id, entry, Some(digest), reason),
+            Err(reason) => self.refuse(id, entry, Some(file_digest), reason),
         }
     }
 
