@@ -880,3 +880,80 @@ fn repl_runs_statements_and_shows_the_decision() {
         stdout(&out)
     );
 }
+
+/// One request on a fresh connection; the status line and the body.
+fn post(addr: &str, path: &str, body: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("answer");
+    answer
+}
+
+#[test]
+fn serve_answers_rescans_on_sighup_and_stops_on_sigterm() {
+    use std::io::BufRead as _;
+    let dir = scratch("serve");
+    std::fs::create_dir_all(dir.join("policies")).expect("dir");
+    let deny = "policy \"p\" { deny \"closed\" }\n";
+    let allow = "policy \"p\" { allow }\n";
+    std::fs::write(dir.join("policies/p.ecl"), deny).expect("policy");
+    let pin = |text: &str| {
+        format!(
+            "[[component]]\ndigest = \"{}\"\ncapabilities = []\n",
+            erynoa_host::digest(text.as_bytes())
+        )
+    };
+    std::fs::write(dir.join("trust.toml"), pin(deny) + &pin(allow)).expect("store");
+    // Scans only when asked: SIGHUP is what picks up the change below.
+    std::fs::write(
+        dir.join("erynoa.toml"),
+        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nscan_interval_ms = 60000\n",
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))
+        .current_dir(&dir)
+        .args(["serve", "--config", "erynoa.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("text");
+    let addr = first
+        .split("decisions on http://")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_owned();
+    let request = r#"{"caller": "did:e:alice"}"#;
+    assert!(post(&addr, "/v1/decide/p", request).contains(r#""effect":"deny""#));
+
+    std::fs::write(dir.join("policies/p.ecl"), allow).expect("new version");
+    let pid = i32::try_from(child.id()).expect("pid");
+    #[allow(unsafe_code, reason = "sending a signal to our own child")]
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    let hup = unsafe { libc::kill(pid, libc::SIGHUP) };
+    assert_eq!(hup, 0);
+    let start = std::time::Instant::now();
+    while !post(&addr, "/v1/decide/p", request).contains(r#""effect":"allow""#) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "SIGHUP did not rescan"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    #[allow(unsafe_code, reason = "sending a signal to our own child")]
+    // SAFETY: as above.
+    let term = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(term, 0);
+    let status = child.wait().expect("exit");
+    assert!(status.success(), "{status:?}");
+}

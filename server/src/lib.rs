@@ -293,7 +293,11 @@ impl Server {
 
 /// Runs the service as `erynoa serve` does: on its own runtime, until
 /// `SIGTERM` or `SIGINT`; `SIGHUP` rescans the policies and trust store.
-pub fn serve_until_signalled(config: Config) -> Result<(), ServeError> {
+/// `bound` is told the decision and admin addresses once both listen.
+pub fn serve_until_signalled(
+    config: Config,
+    bound: impl FnOnce(Option<SocketAddr>, Option<SocketAddr>),
+) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -302,24 +306,22 @@ pub fn serve_until_signalled(config: Config) -> Result<(), ServeError> {
             error,
         })?;
     runtime.block_on(async move {
+        // The handlers are in place before anyone learns where to connect,
+        // so no signal meets the default action (which would kill us).
+        use tokio::signal::unix::{SignalKind, signal};
+        let handler = |kind| {
+            signal(kind).map_err(|error| ServeError::Serve {
+                which: "signal",
+                error,
+            })
+        };
+        let mut term = handler(SignalKind::terminate())?;
+        let mut int = handler(SignalKind::interrupt())?;
+        let mut hup = handler(SignalKind::hangup())?;
         let server = Server::bind(config).await?;
-        if let Some(addr) = server.decisions_addr() {
-            tracing::info!(%addr, "answering decisions");
-        }
-        if let Some(addr) = server.admin_addr() {
-            tracing::info!(%addr, "admin API");
-        }
+        bound(server.decisions_addr(), server.admin_addr());
         let rescan = server.rescan_handle();
         let signals = async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::hangup()),
-            ) else {
-                tracing::error!("cannot install the signal handlers");
-                return;
-            };
             loop {
                 tokio::select! {
                     _ = term.recv() => return,

@@ -34,6 +34,15 @@ pub fn execute(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     if let Some(file) = args.admin_token_file {
         config.admin_token_file = Some(file);
     }
-    erynoa_server::serve_until_signalled(config)?;
+    erynoa_server::serve_until_signalled(config, |decisions, admin| {
+        let show = |a: Option<std::net::SocketAddr>| {
+            a.map_or_else(|| "off".to_owned(), |a| format!("http://{a}"))
+        };
+        println!(
+            "erynoa serve: decisions on {}, admin on {}",
+            show(decisions),
+            show(admin)
+        );
+    })?;
     Ok(ExitStatus::Success)
 }
