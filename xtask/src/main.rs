@@ -161,7 +161,125 @@ fn demo() -> Result<(), String> {
         "demo/state.json",
         "--requests",
         "demo/requests.json",
-    ]))
+    ]))?;
+    serve_demo(&root, &demo, &policies, &sources)
+}
+
+/// `effect  reason` for each decision of a batch answer (xtask has no JSON
+/// parser; the service writes these fields in this order).
+fn decisions(body: &str) -> Vec<String> {
+    body.split("\"effect\":\"")
+        .skip(1)
+        .map(|rest| {
+            let effect = rest.split('"').next().unwrap_or("?");
+            let reason = rest
+                .split_once("\"reason\":")
+                .map(|(_, r)| r)
+                .map_or("", |r| r.split(",\"failure\"").next().unwrap_or(""));
+            format!("{effect:<5}  {reason}")
+        })
+        .collect()
+}
+
+/// Ends the demo as an operator would run it: the same signed policies and
+/// pinned ECL in a policy directory, `erynoa serve` on free loopback ports,
+/// the demo requests sent over HTTP (one batch per policy), then SIGTERM.
+fn serve_demo(
+    root: &std::path::Path,
+    demo: &std::path::Path,
+    policies: &[std::path::PathBuf],
+    sources: &[std::path::PathBuf],
+) -> Result<(), String> {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let service = demo.join("service");
+    let dir = service.join("policies");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let copy = |from: &std::path::Path, name: String| {
+        std::fs::copy(from, dir.join(&name))
+            .map(|_| name)
+            .map_err(|e| format!("cannot copy {}: {e}", from.display()))
+    };
+    let mut ids = Vec::new();
+    for p in policies {
+        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
+        ids.push(copy(p, format!("{}.wasm", stem.replace('.', "_")))?);
+    }
+    for s in sources {
+        let stem = s.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
+        ids.push(copy(s, format!("vm_{stem}.legacy.ecl"))?);
+    }
+    let config = service.join("erynoa.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# Written by `cargo xtask demo`.\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
+             policies = \"policies\"\ntrust_store = \"../trust.toml\"\nstate = \"{}\"\n",
+            root.join("demo/state.json").display()
+        ),
+    )
+    .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+    let requests = std::fs::read_to_string(root.join("demo/requests.json"))
+        .map_err(|e| format!("cannot read demo/requests.json: {e}"))?;
+    println!("==> erynoa serve --config {}", config.display());
+    let mut child = Command::new(root.join("target/release/erynoa"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start erynoa serve: {e}"))?;
+    let mut first = String::new();
+    if let Some(out) = child.stdout.take() {
+        let _ = std::io::BufReader::new(out).read_line(&mut first);
+    }
+    print!("{first}");
+    let addr = first
+        .split("decisions on http://")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .map(str::to_owned);
+    let mut result = match addr {
+        Some(addr) => Ok(addr),
+        None => Err(format!("erynoa serve did not start: {first:?}")),
+    }
+    .and_then(|addr| {
+        for file in &ids {
+            let id = file.split('.').next().unwrap_or(file);
+            let mut s = std::net::TcpStream::connect(&addr)
+                .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+            let sent = write!(
+                s,
+                "POST /v1/decide/{id}/batch HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{requests}",
+                requests.len()
+            );
+            let mut answer = String::new();
+            sent.and_then(|()| s.read_to_string(&mut answer))
+                .map_err(|e| format!("POST /v1/decide/{id}/batch: {e}"))?;
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+            let status = head.lines().next().unwrap_or("");
+            println!("POST /v1/decide/{id}/batch  ->  {status}");
+            for line in decisions(body) {
+                println!("    {line}");
+            }
+            if !status.contains(" 200 ") {
+                return Err(format!("the service answered {status} for `{id}`"));
+            }
+        }
+        Ok(())
+    });
+    // SIGTERM: the service drains and exits 0.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .map_err(|e| format!("cannot stop erynoa serve: {e}"))
+        .and_then(|_| child.wait().map_err(|e| format!("erynoa serve: {e}")));
+    match stopped {
+        Ok(status) if status.success() => println!("==> erynoa serve stopped"),
+        Ok(status) => result = result.and(Err(format!("erynoa serve exited with {status}"))),
+        Err(e) => result = result.and(Err(e)),
+    }
+    result
 }
 
 fn test() -> Result<(), String> {
