@@ -66,6 +66,36 @@ pub enum Command {
     /// Run the policy decision service: decisions over HTTP, verified hot
     /// reload and rollback, metrics.
     Serve(ServeArgs),
+    /// Drive `erynoa serve` at a fixed rate (open loop) and report latency
+    /// percentiles from each request's intended send time.
+    Loadtest(LoadtestArgs),
+}
+
+/// `erynoa loadtest`.
+#[derive(Debug, Args)]
+pub struct LoadtestArgs {
+    /// The decision URL, e.g. http://127.0.0.1:8181/v1/decide/kyc (with
+    /// `--batch`, the `/batch` URL).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// Request file (JSON: one request or an array), sent in turn.
+    #[arg(long, short = 'r', value_name = "R.json")]
+    pub request: PathBuf,
+    /// Decisions per second to ask for.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub rate: u64,
+    /// Keep-alive connections, each sending in turn.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub connections: u16,
+    /// Requests per batch (send to the `/batch` URL); 1 sends single requests.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub batch: u16,
+    /// How long to measure, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub duration_ms: u64,
+    /// How long to send before measuring, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub warmup_ms: u64,
 }
 
 /// `erynoa serve`. Flags override the configuration file.

@@ -3,6 +3,7 @@
 mod bench;
 mod ecl;
 mod keys;
+mod loadtest;
 mod new;
 mod run;
 mod serve;
@@ -26,5 +27,6 @@ pub fn execute(command: Command, format: Format) -> anyhow::Result<ExitStatus> {
         Command::Ecl(command) => ecl::execute(command),
         Command::Trust(args) => trust::execute(args),
         Command::Serve(args) => serve::execute(args),
+        Command::Loadtest(args) => loadtest::execute(args, format),
     }
 }

@@ -1,7 +1,9 @@
 //! `cargo xtask <task>`: the project's automation, in Rust so it runs wherever cargo does.
 
+mod demo;
 mod docs;
 mod guests;
+mod loadtest;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -12,7 +14,8 @@ usage: cargo xtask <task>
 tasks:
   setup          install the wasm guest toolchain if it is missing (idempotent)
   build-guests   build every guest policy into a component under target/guests/
-  demo           build the guests and the CLI, then evaluate sample requests
+  demo           build the guests and the CLI, evaluate sample requests, then serve them over HTTP
+  loadtest       start `erynoa serve` on the demo policies and drive it at fixed rates (open loop)
   test           build the guests, run every test, check the templates and the book, then `fuzz`
   templates      make a project from each template, build and test it (part of `test`)
   book           check the docs' links and includes, then build the book (installing mdbook if missing)
@@ -25,7 +28,8 @@ fn main() -> ExitCode {
     let result = match task.as_str() {
         "setup" => guests::Toolchain::ensure().map(|_| ()),
         "build-guests" => guests::build_all().map(|_| ()),
-        "demo" => demo(),
+        "demo" => demo::demo(),
+        "loadtest" => loadtest::loadtest(),
         "test" => test(),
         "templates" => templates(),
         "fuzz" => fuzz(),
@@ -67,219 +71,8 @@ pub(crate) fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-}
-
-fn demo() -> Result<(), String> {
-    let dir = guests::build_all()?;
-    step("building the erynoa CLI (release)", || {
-        run(cargo().args(["build", "--release", "-p", "erynoa", "--quiet"]))
-    })?;
-    let root = guests::workspace_root();
-    let erynoa = || {
-        let mut cmd = Command::new(root.join("target/release/erynoa"));
-        cmd.current_dir(&root);
-        cmd
-    };
-    // A fresh demo key signs the examples, and the host trusts only that key,
-    // granting exactly the interfaces the examples import.
-    let demo = root.join("target/demo");
-    std::fs::create_dir_all(&demo).map_err(|e| format!("cannot create {}: {e}", demo.display()))?;
-    let key = demo.join("demo-key");
-    run(erynoa()
-        .args(["keygen", "--force", "--comment", "erynoa-demo"])
-        .arg(&key))?;
-    let sign = |input: &std::path::Path, signed: &std::path::Path| {
-        run(erynoa()
-            .arg("sign")
-            .arg(input)
-            .arg("-k")
-            .arg(demo.join("demo-key.key"))
-            .arg("-o")
-            .arg(signed))
-    };
-    let examples = ["trust_threshold", "kyc_score", "quota"];
-    let mut policies = Vec::new();
-    for name in examples {
-        let signed = demo.join(format!("{name}.wasm"));
-        sign(&dir.join(format!("{name}.wasm")), &signed)?;
-        policies.push(signed);
-    }
-    // The same policies in ECL: compiled to components and signed like the
-    // Rust ones, and run from source on the built-in VM.
-    let sources: Vec<_> = examples
-        .iter()
-        .map(|name| root.join(format!("guest-examples/ecl/{name}.ecl")))
-        .collect();
-    for (name, source) in examples.iter().zip(&sources) {
-        let compiled = demo.join(format!("{name}.ecl.wasm"));
-        run(erynoa().arg("compile").arg(source).arg("-o").arg(&compiled))?;
-        let signed = demo.join(format!("ecl_{name}.wasm"));
-        sign(&compiled, &signed)?;
-        policies.push(signed);
-    }
-    let public = std::fs::read_to_string(demo.join("demo-key.pub"))
-        .map_err(|e| format!("cannot read the demo key: {e}"))?;
-    let pins = Command::new(root.join("target/release/erynoa"))
-        .args(["ecl", "pin"])
-        .args(&sources)
-        .output()
-        .map_err(|e| format!("cannot run erynoa ecl pin: {e}"))?;
-    if !pins.status.success() {
-        return Err(format!(
-            "erynoa ecl pin failed: {}",
-            String::from_utf8_lossy(&pins.stderr)
-        ));
-    }
-    let store = demo.join("trust.toml");
-    let toml = format!(
-        "# Written by `cargo xtask demo`: trust only the demo key, with what the examples import\n\
-         # (compiled ECL also imports the budget and reports its own gas: `self-metering`),\n\
-         # and pin the ECL sources the built-in VM runs.\n\
-         revoked = []\n\n[[key]]\nname = \"demo\"\npublic_key = \"{}\"\n\
-         capabilities = [\"trust\", \"identity\", \"state\", \"events\", \"budget\", \"self-metering\"]\n\n{}",
-        public.trim(),
-        String::from_utf8_lossy(&pins.stdout)
-    );
-    std::fs::write(&store, toml).map_err(|e| format!("cannot write {}: {e}", store.display()))?;
-    let mut cmd = erynoa();
-    cmd.arg("run")
-        .arg("--trust-store")
-        .arg(&store)
-        .arg("--state-per-policy");
-    for p in &policies {
-        cmd.arg("--policy").arg(p);
-    }
-    for source in &sources {
-        let mut spec = source.clone().into_os_string();
-        spec.push("@legacy");
-        cmd.arg("--policy").arg(spec);
-    }
-    run(cmd.args([
-        "--state",
-        "demo/state.json",
-        "--requests",
-        "demo/requests.json",
-    ]))?;
-    serve_demo(&root, &demo, &policies, &sources)
-}
-
-/// `effect  reason` for each decision of a batch answer (xtask has no JSON
-/// parser; the service writes these fields in this order).
-fn decisions(body: &str) -> Vec<String> {
-    body.split("\"effect\":\"")
-        .skip(1)
-        .map(|rest| {
-            let effect = rest.split('"').next().unwrap_or("?");
-            let reason = rest
-                .split_once("\"reason\":")
-                .map(|(_, r)| r)
-                .map_or("", |r| r.split(",\"failure\"").next().unwrap_or(""));
-            format!("{effect:<5}  {reason}")
-        })
-        .collect()
-}
-
-/// Ends the demo as an operator would run it: the same signed policies and
-/// pinned ECL in a policy directory, `erynoa serve` on free loopback ports,
-/// the demo requests sent over HTTP (one batch per policy), then SIGTERM.
-fn serve_demo(
-    root: &std::path::Path,
-    demo: &std::path::Path,
-    policies: &[std::path::PathBuf],
-    sources: &[std::path::PathBuf],
-) -> Result<(), String> {
-    use std::io::{BufRead as _, Read as _, Write as _};
-    let service = demo.join("service");
-    let dir = service.join("policies");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let copy = |from: &std::path::Path, name: String| {
-        std::fs::copy(from, dir.join(&name))
-            .map(|_| name)
-            .map_err(|e| format!("cannot copy {}: {e}", from.display()))
-    };
-    let mut ids = Vec::new();
-    for p in policies {
-        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
-        ids.push(copy(p, format!("{}.wasm", stem.replace('.', "_")))?);
-    }
-    for s in sources {
-        let stem = s.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
-        ids.push(copy(s, format!("vm_{stem}.legacy.ecl"))?);
-    }
-    let config = service.join("erynoa.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "# Written by `cargo xtask demo`.\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
-             policies = \"policies\"\ntrust_store = \"../trust.toml\"\nstate = \"{}\"\n",
-            root.join("demo/state.json").display()
-        ),
-    )
-    .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
-    let requests = std::fs::read_to_string(root.join("demo/requests.json"))
-        .map_err(|e| format!("cannot read demo/requests.json: {e}"))?;
-    println!("==> erynoa serve --config {}", config.display());
-    let mut child = Command::new(root.join("target/release/erynoa"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start erynoa serve: {e}"))?;
-    let mut first = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = std::io::BufReader::new(out).read_line(&mut first);
-    }
-    print!("{first}");
-    let addr = first
-        .split("decisions on http://")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .map(str::to_owned);
-    let mut result = match addr {
-        Some(addr) => Ok(addr),
-        None => Err(format!("erynoa serve did not start: {first:?}")),
-    }
-    .and_then(|addr| {
-        for file in &ids {
-            let id = file.split('.').next().unwrap_or(file);
-            let mut s = std::net::TcpStream::connect(&addr)
-                .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-            let sent = write!(
-                s,
-                "POST /v1/decide/{id}/batch HTTP/1.1\r\nHost: demo\r\nConnection: close\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{requests}",
-                requests.len()
-            );
-            let mut answer = String::new();
-            sent.and_then(|()| s.read_to_string(&mut answer))
-                .map_err(|e| format!("POST /v1/decide/{id}/batch: {e}"))?;
-            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-            let status = head.lines().next().unwrap_or("");
-            println!("POST /v1/decide/{id}/batch  ->  {status}");
-            for line in decisions(body) {
-                println!("    {line}");
-            }
-            if !status.contains(" 200 ") {
-                return Err(format!("the service answered {status} for `{id}`"));
-            }
-        }
-        Ok(())
-    });
-    // SIGTERM: the service drains and exits 0.
-    let stopped = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .map_err(|e| format!("cannot stop erynoa serve: {e}"))
-        .and_then(|_| child.wait().map_err(|e| format!("erynoa serve: {e}")));
-    match stopped {
-        Ok(status) if status.success() => println!("==> erynoa serve stopped"),
-        Ok(status) => result = result.and(Err(format!("erynoa serve exited with {status}"))),
-        Err(e) => result = result.and(Err(e)),
-    }
-    result
 }
 
 fn test() -> Result<(), String> {
