@@ -14,12 +14,13 @@ const RATES: [u64; 7] = [1_000, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000];
 /// The batch rates tried (100 decisions per request).
 const BATCH_RATES: [u64; 3] = [60_000, 100_000, 150_000];
 
-pub(crate) fn loadtest() -> Result<(), String> {
+/// Runs every measurement, each rate for `ms` milliseconds.
+pub(crate) fn loadtest(ms: u64) -> Result<(), String> {
     let demo = demo::prepare()?;
     let token = demo.dir.join("admin.token");
     write_token(&token)?;
     let service = Service::start(&demo, Some(&token))?;
-    let result = measure(&demo, &service);
+    let result = measure(&demo, &service, ms);
     let stopped = service.stop();
     result.and(stopped)
 }
@@ -51,7 +52,7 @@ fn field(json: &str, name: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn measure(demo: &demo::Demo, service: &Service) -> Result<(), String> {
+fn measure(demo: &demo::Demo, service: &Service, ms: u64) -> Result<(), String> {
     let rss = std::fs::read_to_string(format!("/proc/{}/status", service.pid()))
         .ok()
         .and_then(|s| {
@@ -60,7 +61,7 @@ fn measure(demo: &demo::Demo, service: &Service) -> Result<(), String> {
                 .map(|l| l.trim_start_matches("VmRSS:").trim().to_owned())
         })
         .unwrap_or_else(|| "unknown".into());
-    let ms = std::env::var("LOADTEST_MS").unwrap_or_else(|_| "3000".into());
+    let ms = ms.to_string();
     let requests = demo.root.join("demo/requests.json");
     let drive = |url: String, rate: u64, batch: u64, connections: u64| -> Result<String, String> {
         let out = Command::new(demo.root.join("target/release/erynoa"))
@@ -83,7 +84,16 @@ fn measure(demo: &demo::Demo, service: &Service) -> Result<(), String> {
             .arg(&requests)
             .output()
             .map_err(|e| format!("cannot run erynoa loadtest: {e}"))?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Every request must be answered 200, at any rate: saturation shows
+        // in the latency, never as lost or failed requests.
+        if !out.status.success() || field(&json, "errors") != 0.0 {
+            return Err(format!(
+                "erynoa loadtest at {rate}/s failed: {json}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(json)
     };
     let mut rows = Vec::new();
     let mut held = 0;

@@ -29,7 +29,12 @@ fn main() -> ExitCode {
         "setup" => guests::Toolchain::ensure().map(|_| ()),
         "build-guests" => guests::build_all().map(|_| ()),
         "demo" => demo::demo(),
-        "loadtest" => loadtest::loadtest(),
+        "loadtest" => loadtest::loadtest(
+            std::env::var("LOADTEST_MS")
+                .ok()
+                .and_then(|ms| ms.parse().ok())
+                .unwrap_or(3000),
+        ),
         "test" => test(),
         "templates" => templates(),
         "fuzz" => fuzz(),
@@ -83,6 +88,10 @@ fn test() -> Result<(), String> {
     )?;
     templates()?;
     book()?;
+    // The service end to end, briefly: no request may fail at any rate.
+    step("a short load test of erynoa serve (300 ms a rate)", || {
+        loadtest::loadtest(300)
+    })?;
     fuzz()
 }
 
