@@ -75,7 +75,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct LoadtestArgs {
     /// The decision URL, e.g. http://127.0.0.1:8181/v1/decide/kyc (with
-    /// `--batch`, the `/batch` URL).
+    /// `--batch`, the `/batch` URL), or grpc://127.0.0.1:9191 for Envoy
+    /// ext_authz checks.
     #[arg(long, value_name = "URL")]
     pub url: String,
     /// Request file (JSON: one request or an array), sent in turn.

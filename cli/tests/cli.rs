@@ -914,7 +914,8 @@ fn serve_answers_rescans_on_sighup_and_stops_on_sigterm() {
     // Scans only when asked: SIGHUP is what picks up the change below.
     std::fs::write(
         dir.join("erynoa.toml"),
-        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nscan_interval_ms = 60000\n",
+        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nscan_interval_ms = 60000\n\
+         [ext_authz]\nlisten = \"127.0.0.1:0\"\n",
     )
     .expect("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))

@@ -56,6 +56,23 @@ queue_timeout_ms = 1000
 # After SIGTERM or SIGINT: how long requests in flight may take to finish, in ms.
 grace_period_ms = 10000
 
+# Envoy external authorization over gRPC. Remove `listen` to serve none.
+[ext_authz]
+listen = "127.0.0.1:9191"
+# The header carrying the caller's DID.
+caller_header = "x-erynoa-caller"
+# The realm of every check, unless `realm_header` names a header present.
+realm = "default"
+# realm_header = "x-erynoa-realm"
+# Headers passed to the policy as string parameters (lower case).
+param_headers = []
+# The policy deciding paths no route matches (none: such checks are denied).
+# policy = "gateway"
+# Path prefixes and their policies; the longest matching prefix wins.
+# [[ext_authz.routes]]
+# prefix = "/payments/"
+# policy = "kyc"
+
 # The budget of each evaluation.
 [budget]
 gas_limit = 1000000
@@ -97,6 +114,8 @@ pub struct Config {
     pub grace_period_ms: u64,
     /// Each evaluation's budget.
     pub budget: Budget,
+    /// Envoy ext_authz.
+    pub ext_authz: crate::ext_authz::ExtAuthzConfig,
 }
 
 /// [`BudgetLimits`] as the file spells them.
@@ -153,6 +172,7 @@ impl Default for Config {
             queue_timeout_ms: 1000,
             grace_period_ms: 10_000,
             budget: Budget::default(),
+            ext_authz: crate::ext_authz::ExtAuthzConfig::default(),
         }
     }
 }
@@ -236,8 +256,10 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Value(m.to_owned()));
-        if self.listen.is_none() && self.admin_listen.is_none() {
-            return bad("neither `listen` nor `admin_listen` is set: nothing to serve");
+        if self.listen.is_none() && self.admin_listen.is_none() && self.ext_authz.listen.is_none() {
+            return bad(
+                "no listener is set (`listen`, `admin_listen`, `ext_authz.listen`): nothing to serve",
+            );
         }
         if self.keep_versions == 0 {
             return bad("`keep_versions` must be at least 1 (the active version)");

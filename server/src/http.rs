@@ -27,7 +27,7 @@ pub const MAX_BATCH: usize = 1000;
 pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
-    message: String,
+    pub(crate) message: String,
 }
 
 impl ApiError {
@@ -250,7 +250,7 @@ fn json<T: Serialize>(value: &T) -> Response {
 }
 
 /// Runs `requests` on `version` off the reactor, in one slot.
-async fn evaluate(
+pub(crate) async fn evaluate(
     app: &Arc<App>,
     version: Arc<Version>,
     requests: Vec<Request>,

@@ -18,6 +18,7 @@
 
 mod catalog;
 mod config;
+mod ext_authz;
 mod http;
 mod metrics;
 
@@ -34,6 +35,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 
 pub use crate::catalog::{Catalog, CatalogError, PolicyView, Refusal, Version, VersionView};
 pub use crate::config::{Budget, Config, ConfigError, DEFAULT_CONFIG};
+pub use crate::ext_authz::{ExtAuthzConfig, Route};
 pub use crate::http::MAX_BATCH;
 pub use crate::metrics::Metrics;
 
@@ -105,6 +107,8 @@ pub struct Server {
     app: Arc<App>,
     decisions: Option<TcpListener>,
     admin: Option<TcpListener>,
+    grpc: Option<TcpListener>,
+    ext_authz: Arc<ExtAuthzConfig>,
     scan_every: Duration,
     grace: Duration,
     rescan: Arc<Notify>,
@@ -195,10 +199,16 @@ impl Server {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };
+        let grpc = match config.ext_authz.listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
         Ok(Server {
             app,
             decisions,
             admin,
+            grpc,
+            ext_authz: Arc::new(config.ext_authz),
             scan_every: Duration::from_millis(config.scan_interval_ms),
             grace: Duration::from_millis(config.grace_period_ms),
             rescan: Arc::new(Notify::new()),
@@ -213,6 +223,11 @@ impl Server {
     /// Where the admin API is.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where Envoy ext_authz checks are answered (gRPC).
+    pub fn ext_authz_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Asks for a scan of the policies now (what `SIGHUP` does).
@@ -269,6 +284,29 @@ impl Server {
                     .map_err(|error| ServeError::Serve { which, error })
             }));
         }
+        if let Some(listener) = self.grpc {
+            let service = ext_authz::ExtAuthz {
+                app: self.app.clone(),
+                config: self.ext_authz.clone(),
+            };
+            let mut stop = stop_rx.clone();
+            let serve = tonic::transport::Server::builder()
+                .add_service(envoy_types::ext_authz::v3::pb::AuthorizationServer::new(
+                    service,
+                ))
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(listener),
+                    async move {
+                        let _ = stop.changed().await;
+                    },
+                );
+            servers.push(tokio::spawn(async move {
+                serve.await.map_err(|e| ServeError::Serve {
+                    which: "ext_authz",
+                    error: std::io::Error::other(e),
+                })
+            }));
+        }
         shutdown.await;
         tracing::info!("stopping: no new connections; finishing the requests in flight");
         let _ = stop_tx.send(true);
@@ -293,10 +331,10 @@ impl Server {
 
 /// Runs the service as `erynoa serve` does: on its own runtime, until
 /// `SIGTERM` or `SIGINT`; `SIGHUP` rescans the policies and trust store.
-/// `bound` is told the decision and admin addresses once both listen.
+/// `bound` is told the decision, admin and ext_authz addresses once all listen.
 pub fn serve_until_signalled(
     config: Config,
-    bound: impl FnOnce(Option<SocketAddr>, Option<SocketAddr>),
+    bound: impl FnOnce(Option<SocketAddr>, Option<SocketAddr>, Option<SocketAddr>),
 ) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -319,7 +357,11 @@ pub fn serve_until_signalled(
         let mut int = handler(SignalKind::interrupt())?;
         let mut hup = handler(SignalKind::hangup())?;
         let server = Server::bind(config).await?;
-        bound(server.decisions_addr(), server.admin_addr());
+        bound(
+            server.decisions_addr(),
+            server.admin_addr(),
+            server.ext_authz_addr(),
+        );
         let rescan = server.rescan_handle();
         let signals = async move {
             loop {

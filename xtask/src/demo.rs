@@ -148,6 +148,8 @@ pub(crate) struct Service {
     pub(crate) decisions: String,
     /// `HOST:PORT` of the admin API.
     pub(crate) admin: String,
+    /// `HOST:PORT` of Envoy ext_authz (gRPC), deciding with `kyc_score`.
+    pub(crate) ext_authz: String,
     /// The policy ids, in the order they were installed.
     pub(crate) ids: Vec<String>,
 }
@@ -190,7 +192,8 @@ impl Service {
             &config,
             format!(
                 "# Written by `cargo xtask`.\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
-                 policies = \"policies\"\ntrust_store = \"../trust.toml\"\nstate = \"{}\"\n{token_line}",
+                 policies = \"policies\"\ntrust_store = \"../trust.toml\"\nstate = \"{}\"\n{token_line}\
+                 [ext_authz]\nlisten = \"127.0.0.1:0\"\npolicy = \"kyc_score\"\n",
                 demo.root.join("demo/state.json").display()
             ),
         )
@@ -214,11 +217,16 @@ impl Service {
                 .and_then(|rest| rest.split([',', '\n']).next())
                 .map(str::to_owned)
         };
-        match (addr("decisions on http://"), addr("admin on http://")) {
-            (Some(decisions), Some(admin)) => Ok(Service {
+        match (
+            addr("decisions on http://"),
+            addr("admin on http://"),
+            addr("ext_authz on grpc://"),
+        ) {
+            (Some(decisions), Some(admin), Some(ext_authz)) => Ok(Service {
                 child,
                 decisions,
                 admin,
+                ext_authz,
                 ids,
             }),
             _ => {

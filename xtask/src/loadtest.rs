@@ -13,6 +13,8 @@ use crate::demo::{self, Service, post};
 const RATES: [u64; 7] = [1_000, 5_000, 10_000, 15_000, 20_000, 25_000, 30_000];
 /// The batch rates tried (100 decisions per request).
 const BATCH_RATES: [u64; 3] = [60_000, 100_000, 150_000];
+/// The Envoy ext_authz (gRPC) rates tried.
+const GRPC_RATES: [u64; 4] = [1_000, 5_000, 10_000, 20_000];
 
 /// Runs every measurement, each rate for `ms` milliseconds.
 pub(crate) fn loadtest(ms: u64) -> Result<(), String> {
@@ -114,13 +116,21 @@ fn measure(demo: &demo::Demo, service: &Service, ms: u64) -> Result<(), String> 
             drive(batch_url.clone(), rate, 100, 4)?,
         ));
     }
+    let grpc_url = format!("grpc://{}", service.ext_authz);
+    for rate in GRPC_RATES {
+        rows.push((
+            "ext_authz (gRPC), kyc_score",
+            rate,
+            drive(grpc_url.clone(), rate, 1, 8)?,
+        ));
+    }
     println!(
-        "\n{:<26} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9}",
+        "\n{:<28} {:>9} {:>10} {:>7} {:>9} {:>9} {:>9}",
         "workload", "asked/s", "answered/s", "errors", "p50 µs", "p99 µs", "p99.9 µs"
     );
     for (name, rate, json) in &rows {
         println!(
-            "{name:<26} {rate:>9} {:>10.0} {:>7} {:>9.0} {:>9.0} {:>9.0}",
+            "{name:<28} {rate:>9} {:>10.0} {:>7} {:>9.0} {:>9.0} {:>9.0}",
             field(json, "achieved"),
             field(json, "errors"),
             field(json, "p50_us"),

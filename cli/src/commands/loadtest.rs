@@ -15,31 +15,36 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::args::LoadtestArgs;
+
+mod grpc;
 use crate::output::{self, ExitStatus, Format};
 
 /// What one run measured.
 #[derive(Debug, Serialize)]
-struct Report {
-    url: String,
+pub(super) struct Report {
+    pub(super) url: String,
     /// Decisions per second asked for.
-    rate: u64,
+    pub(super) rate: u64,
     /// Decisions per request (1, or the batch size).
-    batch: u64,
-    connections: usize,
-    duration_ms: u64,
+    pub(super) batch: u64,
+    pub(super) connections: usize,
+    pub(super) duration_ms: u64,
     /// Decisions answered 200.
-    decisions: u64,
+    pub(super) decisions: u64,
     /// Requests not answered 200.
-    errors: u64,
+    pub(super) errors: u64,
     /// Decisions per second answered.
-    achieved: f64,
-    p50_us: f64,
-    p99_us: f64,
-    p999_us: f64,
-    max_us: f64,
+    pub(super) achieved: f64,
+    pub(super) p50_us: f64,
+    pub(super) p99_us: f64,
+    pub(super) p999_us: f64,
+    pub(super) max_us: f64,
 }
 
 pub fn execute(args: LoadtestArgs, format: Format) -> anyhow::Result<ExitStatus> {
+    if args.url.starts_with("grpc://") {
+        return grpc::execute(args, format);
+    }
     let target = Target::parse(&args.url)?;
     let text = erynoa_host::json::read_text_file(&args.request, erynoa_host::json::MAX_INPUT_BYTES)
         .with_context(|| format!("cannot read `{}`", args.request.display()))?;
@@ -113,8 +118,13 @@ pub fn execute(args: LoadtestArgs, format: Format) -> anyhow::Result<ExitStatus>
         p999_us: us(0.999),
         max_us: latency.max() as f64 / 1000.0,
     };
+    finish(&report, format)
+}
+
+/// Prints the report; fails the command if any request was not answered.
+pub(super) fn finish(report: &Report, format: Format) -> anyhow::Result<ExitStatus> {
     if format == Format::Json {
-        output::print_json_value(&report)?;
+        output::print_json_value(report)?;
     } else {
         println!(
             "{} at {}/s ({} per request, {} connections, {} ms): {:.0} decisions/s answered, {} errors\n\
@@ -132,7 +142,7 @@ pub fn execute(args: LoadtestArgs, format: Format) -> anyhow::Result<ExitStatus>
             report.max_us
         );
     }
-    Ok(if errors == 0 {
+    Ok(if report.errors == 0 {
         ExitStatus::Success
     } else {
         ExitStatus::CheckFailed

@@ -34,12 +34,13 @@ pub fn execute(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     if let Some(file) = args.admin_token_file {
         config.admin_token_file = Some(file);
     }
-    erynoa_server::serve_until_signalled(config, |decisions, admin| {
+    erynoa_server::serve_until_signalled(config, |decisions, admin, ext_authz| {
         let show = |a: Option<std::net::SocketAddr>| {
             a.map_or_else(|| "off".to_owned(), |a| format!("http://{a}"))
         };
+        let grpc = ext_authz.map_or_else(|| "off".to_owned(), |a| format!("grpc://{a}"));
         println!(
-            "erynoa serve: decisions on {}, admin on {}",
+            "erynoa serve: decisions on {}, admin on {}, ext_authz on {grpc}",
             show(decisions),
             show(admin)
         );

@@ -89,6 +89,7 @@ pub const ALLOW_ECL: &[u8] =
 pub struct Running {
     pub decisions: SocketAddr,
     pub admin: SocketAddr,
+    pub ext_authz: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -123,6 +124,11 @@ pub fn config(dir: &Path) -> Config {
         policies: dir.join("policies"),
         trust_store: dir.join("trust.toml"),
         scan_interval_ms: 50,
+        ext_authz: erynoa_server::ExtAuthzConfig {
+            listen: Some("127.0.0.1:0".parse().unwrap()),
+            policy: Some("gate".into()),
+            ..Default::default()
+        },
         ..Config::default()
     }
 }
@@ -143,6 +149,7 @@ pub fn start(config: Config) -> Running {
             let _ = addrs_tx.send(Ok((
                 server.decisions_addr().unwrap(),
                 server.admin_addr().unwrap(),
+                server.ext_authz_addr(),
             )));
             server
                 .run(async move {
@@ -152,10 +159,11 @@ pub fn start(config: Config) -> Running {
                 .unwrap();
         });
     });
-    let (decisions, admin) = addrs_rx.recv().unwrap().unwrap_or_else(|e| panic!("{e}"));
+    let (decisions, admin, ext_authz) = addrs_rx.recv().unwrap().unwrap_or_else(|e| panic!("{e}"));
     Running {
         decisions,
         admin,
+        ext_authz,
         stop: Some(stop_tx),
         thread: Some(thread),
     }
