@@ -49,7 +49,7 @@ enum Kind {
 
 /// A file's identity between scans: a change of any of these is a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub(crate) struct Stamp {
     len: u64,
     modified: Option<SystemTime>,
     inode: u64,
@@ -170,7 +170,7 @@ fn now() -> u64 {
     unix(SystemTime::now())
 }
 
-fn stamp(path: &Path) -> Option<Stamp> {
+pub(crate) fn stamp(path: &Path) -> Option<Stamp> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::symlink_metadata(path).ok()?;
     m.file_type().is_file().then(|| Stamp {

@@ -73,6 +73,16 @@ param_headers = []
 # prefix = "/payments/"
 # policy = "kyc"
 
+# TLS on the HTTP listeners (rustls), each optional; files are reloaded
+# when they change. `client_ca` makes clients present a certificate (mTLS).
+# [tls.decisions]
+# cert = "server.crt"
+# key = "server.key"
+# [tls.admin]
+# cert = "admin.crt"
+# key = "admin.key"
+# client_ca = "operators-ca.pem"
+
 # The budget of each evaluation.
 [budget]
 gas_limit = 1000000
@@ -116,6 +126,18 @@ pub struct Config {
     pub budget: Budget,
     /// Envoy ext_authz.
     pub ext_authz: crate::ext_authz::ExtAuthzConfig,
+    /// TLS on the HTTP listeners.
+    pub tls: TlsListeners,
+}
+
+/// TLS per HTTP listener; a listener without it speaks plain HTTP.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsListeners {
+    /// The decision listener's.
+    pub decisions: Option<crate::tls::TlsConfig>,
+    /// The admin listener's.
+    pub admin: Option<crate::tls::TlsConfig>,
 }
 
 /// [`BudgetLimits`] as the file spells them.
@@ -173,6 +195,7 @@ impl Default for Config {
             grace_period_ms: 10_000,
             budget: Budget::default(),
             ext_authz: crate::ext_authz::ExtAuthzConfig::default(),
+            tls: TlsListeners::default(),
         }
     }
 }
@@ -243,9 +266,15 @@ impl Config {
                 *p = base.join(&*p);
             }
         }
+        let tls = [&mut self.tls.decisions, &mut self.tls.admin]
+            .into_iter()
+            .flatten()
+            .flat_map(|t| [Some(&mut t.cert), Some(&mut t.key), t.client_ca.as_mut()])
+            .flatten();
         for p in [&mut self.state, &mut self.admin_token_file]
             .into_iter()
             .flatten()
+            .chain(tls)
         {
             if p.is_relative() {
                 *p = base.join(&*p);

@@ -21,6 +21,7 @@ mod config;
 mod ext_authz;
 mod http;
 mod metrics;
+mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -34,10 +35,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 
 pub use crate::catalog::{Catalog, CatalogError, PolicyView, Refusal, Version, VersionView};
-pub use crate::config::{Budget, Config, ConfigError, DEFAULT_CONFIG};
+pub use crate::config::{Budget, Config, ConfigError, DEFAULT_CONFIG, TlsListeners};
 pub use crate::ext_authz::{ExtAuthzConfig, Route};
 pub use crate::http::MAX_BATCH;
 pub use crate::metrics::Metrics;
+pub use crate::tls::{TlsConfig, TlsError};
 
 /// What the handlers share.
 pub(crate) struct App {
@@ -82,6 +84,9 @@ pub enum ServeError {
     /// The wasm engine.
     #[error(transparent)]
     Engine(#[from] erynoa_host::EngineError),
+    /// A listener's TLS files.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// A listener could not bind.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -109,6 +114,8 @@ pub struct Server {
     admin: Option<TcpListener>,
     grpc: Option<TcpListener>,
     ext_authz: Arc<ExtAuthzConfig>,
+    tls_decisions: Option<Arc<tls::Tls>>,
+    tls_admin: Option<Arc<tls::Tls>>,
     scan_every: Duration,
     grace: Duration,
     rescan: Arc<Notify>,
@@ -163,6 +170,13 @@ impl Server {
             })?,
             None => UnifiedState::new(),
         };
+        let tls_decisions = config
+            .tls
+            .decisions
+            .clone()
+            .map(tls::Tls::load)
+            .transpose()?;
+        let tls_admin = config.tls.admin.clone().map(tls::Tls::load).transpose()?;
         let engine = ComponentEngine::new(Default::default())?;
         let catalog = Arc::new(Catalog::new(
             engine,
@@ -209,6 +223,8 @@ impl Server {
             admin,
             grpc,
             ext_authz: Arc::new(config.ext_authz),
+            tls_decisions: tls_decisions.map(Arc::new),
+            tls_admin: tls_admin.map(Arc::new),
             scan_every: Duration::from_millis(config.scan_interval_ms),
             grace: Duration::from_millis(config.grace_period_ms),
             rescan: Arc::new(Notify::new()),
@@ -242,8 +258,14 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let tls: Vec<Arc<tls::Tls>> = [&self.tls_decisions, &self.tls_admin]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
         let scanner = {
             let catalog = self.app.catalog.clone();
+            let tls = tls.clone();
             let rescan = self.rescan.clone();
             let every = self.scan_every;
             let mut stop = stop_rx.clone();
@@ -255,33 +277,54 @@ impl Server {
                         _ = stop.changed() => return,
                     };
                     let catalog = catalog.clone();
-                    if tokio::task::spawn_blocking(move || catalog.scan(forced))
-                        .await
-                        .is_err()
-                    {
+                    let tls = tls.clone();
+                    let scan = move || {
+                        catalog.scan(forced);
+                        for t in &tls {
+                            t.reload_if_changed();
+                        }
+                    };
+                    if tokio::task::spawn_blocking(scan).await.is_err() {
                         tracing::error!("a scan of the policies failed");
                     }
                 }
             })
         };
         let mut servers = Vec::new();
-        for (which, listener, router) in [
+        for (which, listener, router, tls) in [
             (
                 "decisions",
                 self.decisions,
                 http::decisions(self.app.clone()),
+                self.tls_decisions.clone(),
             ),
-            ("admin", self.admin, http::admin(self.app.clone())),
+            (
+                "admin",
+                self.admin,
+                http::admin(self.app.clone()),
+                self.tls_admin.clone(),
+            ),
         ] {
             let Some(listener) = listener else { continue };
             let mut stop = stop_rx.clone();
-            let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
-                let _ = stop.changed().await;
-            });
+            let served = match tls {
+                Some(tls) => tokio::spawn(tls::serve(listener, router, tls, stop)),
+                None => tokio::spawn(
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.changed().await;
+                        })
+                        .into_future(),
+                ),
+            };
             servers.push(tokio::spawn(async move {
-                serve
-                    .await
-                    .map_err(|error| ServeError::Serve { which, error })
+                match served.await {
+                    Ok(result) => result.map_err(|error| ServeError::Serve { which, error }),
+                    Err(e) => Err(ServeError::Serve {
+                        which,
+                        error: std::io::Error::other(e),
+                    }),
+                }
             }));
         }
         if let Some(listener) = self.grpc {
