@@ -262,3 +262,37 @@ fn new_versions_are_verified_then_swapped_in_and_rolled_back() {
         decide(at, "gate", &format!(r#"{{"caller": "{ALICE}"}}"#)).0 == 404
     });
 }
+
+#[test]
+fn a_copy_in_progress_is_never_activated_and_the_finished_file_is() {
+    let dir = scratch("partial");
+    let policies = dir.join("policies");
+    std::fs::write(dir.join("trust.toml"), trust_store(&[], false)).unwrap();
+    let key = ops_key();
+    let v1 = erynoa_sign::sign(&guest("trust_threshold"), &key).unwrap();
+    let v2 = erynoa_sign::sign(&guest("kyc_score"), &key).unwrap();
+    install(&policies, "gate.wasm", &v1);
+    let server = start(config(&dir));
+    let at = server.decisions;
+    let d1 = signed_digest(&v1);
+    // A plain, non-atomic copy that stalls halfway: the half is tried once
+    // it stops changing, refused, and the active version keeps serving.
+    let half = &v2[..v2.len() / 2];
+    std::fs::write(policies.join("gate.wasm"), half).unwrap();
+    eventually("the half refused", || {
+        let (_, body) = http(at, "GET", "/v1/policies", &[], b"");
+        body.contains(&erynoa_host::digest(half))
+    });
+    assert_eq!(active_digest(at, "gate"), Some(d1));
+    // The copy finishes: the whole file is loaded once stable.
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(policies.join("gate.wasm"))
+        .unwrap();
+    std::io::Write::write_all(&mut file, &v2[v2.len() / 2..]).unwrap();
+    drop(file);
+    let d2 = signed_digest(&v2);
+    eventually("the whole file active", || {
+        active_digest(at, "gate").as_deref() == Some(&*d2)
+    });
+}
