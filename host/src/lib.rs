@@ -55,7 +55,10 @@ pub use crate::evaluation::{
 };
 pub use crate::request::{Request, RequestBuilder, RequestError};
 
-pub use crate::state::{StateChanges, StateEvent, UnifiedState};
+pub use crate::state::{
+    CommitError, CommitRecord, Journal, JournalError, StateChanges, StateEvent, StoreWrite,
+    UnifiedState,
+};
 pub use crate::trust_store::{
     Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey, digest,
 };

@@ -2,6 +2,7 @@
 
 mod events;
 mod fixture;
+mod journal;
 mod metrics;
 mod transaction;
 
@@ -15,8 +16,9 @@ use crate::TrustVector;
 
 pub use events::{PolicyType, StateEvent};
 pub use fixture::FixtureError;
+pub use journal::{CommitRecord, Journal, JournalError};
 pub use metrics::{Counters, Metrics, MetricsSnapshot};
-pub use transaction::{Conflict, StateChanges, StoreWrite, Transaction};
+pub use transaction::{CommitError, Conflict, StateChanges, StoreWrite, Transaction};
 
 /// Everything a policy can observe or change: trust vectors, identities and
 /// credentials, realm-scoped key-value stores, an append-only event log and
@@ -43,6 +45,7 @@ pub struct UnifiedState {
     events: Mutex<EventLog>,
     metrics: Metrics,
     clock: Option<u64>,
+    journal: std::sync::OnceLock<Arc<dyn Journal>>,
 }
 
 /// The event log: append-only, but holding at most `capacity` events so
@@ -101,7 +104,19 @@ impl UnifiedState {
             }),
             metrics: Metrics::default(),
             clock: None,
+            journal: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records every commit that changes the stores in `journal` before it is
+    /// applied (see [`Journal`]). Set once; a second journal is ignored and
+    /// returned.
+    pub fn set_journal(&self, journal: Arc<dyn Journal>) -> Result<(), Arc<dyn Journal>> {
+        self.journal.set(journal)
+    }
+
+    pub(crate) fn journal(&self) -> Option<&Arc<dyn Journal>> {
+        self.journal.get()
     }
 
     /// Sets the trust vector of `did`, refusing values outside [0, 1].

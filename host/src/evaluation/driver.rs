@@ -9,7 +9,7 @@ use erynoa_core::BudgetLimits;
 use super::{Decision, Effect, Evaluation, Failure, Policy, Run};
 use crate::Request;
 use crate::evaluation::{Session, Tape};
-use crate::state::{StateEvent, UnifiedState};
+use crate::state::{CommitError, StateEvent, UnifiedState};
 
 /// How often an evaluation whose reads went stale is run again. Policies are
 /// deterministic functions of their inputs, so a rerun is always safe.
@@ -46,15 +46,25 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
         match outcome {
             Ok(d) if d.effect == Effect::Allow => match transaction.commit(&info.id) {
                 Ok(changes) => break (Ok(d), meter, changes),
-                Err(conflict) if attempt < MAX_ATTEMPTS => {
+                Err(CommitError::Conflict(conflict)) if attempt < MAX_ATTEMPTS => {
                     tracing::debug!(attempt, "{conflict}; running the policy again");
                     attempt += 1;
                 }
-                Err(conflict) => {
+                Err(CommitError::Conflict(conflict)) => {
                     break (
                         Err(Failure::Conflict { attempts: attempt }),
                         meter,
                         conflict.discarded,
+                    );
+                }
+                // Never applied without its log entry: fail closed.
+                Err(CommitError::Journal { error, discarded }) => {
+                    break (
+                        Err(Failure::Host {
+                            message: error.to_string(),
+                        }),
+                        meter,
+                        discarded,
                     );
                 }
             },

@@ -41,6 +41,10 @@ pub struct StoreWrite {
 pub struct StateChanges {
     /// Whether the changes were applied (the decision was allow).
     pub committed: bool,
+    /// The commit's sequence number in the state's [`Journal`], if it has
+    /// one and the commit changed the stores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
     /// Store writes, sorted by store and key.
     pub writes: Vec<StoreWrite>,
     /// Emitted events as (type, payload), in emission order.
@@ -53,6 +57,22 @@ pub struct StateChanges {
 pub struct Conflict {
     /// What the evaluation would have changed; nothing of it was applied.
     pub discarded: StateChanges,
+}
+
+/// Why a commit was refused; nothing of it was applied.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommitError {
+    /// The realm changed since the evaluation read it.
+    #[error(transparent)]
+    Conflict(#[from] Conflict),
+    /// The journal did not take the commit.
+    #[error("{error}")]
+    Journal {
+        /// Why.
+        error: super::JournalError,
+        /// What the evaluation would have changed.
+        discarded: StateChanges,
+    },
 }
 
 impl Transaction {
@@ -149,15 +169,37 @@ impl Transaction {
     /// Applies every write and event at once. Refused with [`Conflict`] when
     /// the evaluation read the realm's stores and another commit changed them
     /// since: its decision may rest on stale values.
-    pub fn commit(self, policy_id: &str) -> Result<StateChanges, Conflict> {
+    pub fn commit(self, policy_id: &str) -> Result<StateChanges, CommitError> {
+        let mut sequence = None;
         if !self.writes.is_empty() {
             let realm = self.state.realm(&self.realm_id);
             let mut stores = realm.write();
             if self.read_version.is_some_and(|v| v != stores.version) {
                 drop(stores);
-                return Err(Conflict {
+                return Err(CommitError::Conflict(Conflict {
                     discarded: self.discard(),
-                });
+                }));
+            }
+            if let Some(journal) = self.state.journal() {
+                // Under the realm's lock: the log's order is the order of
+                // the commits it replays.
+                let preview = self.changes_preview();
+                let record = super::CommitRecord {
+                    realm: &self.realm_id,
+                    policy_id,
+                    writes: &preview,
+                    events: &self.events,
+                };
+                match journal.record(&record) {
+                    Ok(seq) => sequence = Some(seq),
+                    Err(error) => {
+                        drop(stores);
+                        return Err(CommitError::Journal {
+                            error,
+                            discarded: self.discard(),
+                        });
+                    }
+                }
             }
             stores.version += 1;
             for (store, writes) in &self.writes {
@@ -178,7 +220,23 @@ impl Transaction {
                 payload: payload.clone(),
             });
         }
-        Ok(self.into_changes(true))
+        let mut changes = self.into_changes(true);
+        changes.sequence = sequence;
+        Ok(changes)
+    }
+
+    /// The buffered writes, flattened, without consuming them.
+    fn changes_preview(&self) -> Vec<StoreWrite> {
+        self.writes
+            .iter()
+            .flat_map(|(store, writes)| {
+                writes.iter().map(move |(key, value)| StoreWrite {
+                    store: store.clone(),
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Drops every write and event; returns what was dropped.
@@ -189,6 +247,7 @@ impl Transaction {
     fn into_changes(self, committed: bool) -> StateChanges {
         StateChanges {
             committed,
+            sequence: None,
             writes: self
                 .writes
                 .into_iter()
@@ -256,9 +315,59 @@ mod tests {
         let n: u32 = t.get("quota", "alice").unwrap().parse().unwrap();
         t.put("quota", "alice", &(n + 1).to_string());
         state.store_put("r", "quota", "alice", "5"); // another evaluation committed
-        let conflict = t.commit("p").unwrap_err();
+        let Err(CommitError::Conflict(conflict)) = t.commit("p") else {
+            panic!("a stale commit must conflict");
+        };
         assert_eq!(conflict.discarded.writes.len(), 1);
         assert_eq!(state.store_get("r", "quota", "alice").as_deref(), Some("5"));
+    }
+
+    /// A journal that takes commits until it is told to refuse.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        refuse: std::sync::atomic::AtomicBool,
+        seen: parking_lot::Mutex<Vec<String>>,
+    }
+
+    impl super::super::Journal for Recorder {
+        fn record(
+            &self,
+            c: &super::super::CommitRecord<'_>,
+        ) -> Result<u64, super::super::JournalError> {
+            if self.refuse.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(super::super::JournalError("disk full".into()));
+            }
+            let mut seen = self.seen.lock();
+            seen.push(format!(
+                "{} {}={:?}",
+                c.realm, c.writes[0].key, c.writes[0].value
+            ));
+            Ok(seen.len() as u64)
+        }
+    }
+
+    #[test]
+    fn a_journal_sees_each_commit_before_it_applies_and_can_refuse_it() {
+        let state = state();
+        let journal = Arc::new(Recorder::default());
+        state.set_journal(journal.clone()).unwrap();
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        t.put("quota", "alice", "2");
+        let changes = t.commit("p").unwrap();
+        assert_eq!(changes.sequence, Some(1));
+        assert_eq!(*journal.seen.lock(), ["r alice=Some(\"2\")"]);
+        // Refused by the journal: nothing is applied.
+        journal
+            .refuse
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        t.put("quota", "alice", "3");
+        let Err(CommitError::Journal { error, discarded }) = t.commit("p") else {
+            panic!("refused by the journal");
+        };
+        assert_eq!(error.to_string(), "log unavailable: disk full");
+        assert!(!discarded.committed);
+        assert_eq!(state.store_get("r", "quota", "alice").as_deref(), Some("2"));
     }
 
     #[test]
