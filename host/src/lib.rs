@@ -57,7 +57,7 @@ pub use crate::request::{Request, RequestBuilder, RequestError};
 
 pub use crate::state::{
     CommitError, CommitRecord, Journal, JournalError, StateChanges, StateEvent, StoreWrite,
-    UnifiedState,
+    Transaction, UnifiedState,
 };
 pub use crate::trust_store::{
     Admission, AdmissionError, Capability, Trust, TrustStore, TrustStoreError, TrustedKey, digest,

@@ -181,6 +181,100 @@ impl UnifiedState {
             .insert(key.to_owned(), value.to_owned());
     }
 
+    /// Removes `key` from `store` of `realm` directly (operators, and a log
+    /// replaying a policy's delete); returns whether it was there.
+    pub fn store_delete(&self, realm: &str, store: &str, key: &str) -> bool {
+        let realm = self.realm(realm);
+        let mut stores = realm.write();
+        stores.version += 1;
+        stores
+            .stores
+            .get_mut(store)
+            .is_some_and(|entries| entries.remove(key).is_some())
+    }
+
+    /// `sha256:` of everything a policy can read but the clock: trust
+    /// vectors, credentials and every realm's stores, in a canonical order.
+    /// Two states with the same digest answer every read alike; a log
+    /// replayed into a fresh state must reach the live state's digest.
+    ///
+    /// ```
+    /// use erynoa_host::UnifiedState;
+    /// let (a, b) = (UnifiedState::new(), UnifiedState::new());
+    /// a.store_put("r", "s", "k", "v");
+    /// b.store_put("r", "s", "k", "v");
+    /// b.store_put("r", "s", "x", "y");
+    /// b.store_delete("r", "s", "x");
+    /// assert_eq!(a.digest(), b.digest());
+    /// a.grant_credential("did:e:a", "kyc");
+    /// assert_ne!(a.digest(), b.digest());
+    /// ```
+    pub fn digest(&self) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        // Each field length-prefixed, so no two states share a byte stream.
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        let mut trust: Vec<(String, TrustVector)> = self
+            .trust
+            .iter()
+            .map(|e| (e.key().clone(), *e.value()))
+            .collect();
+        trust.sort_by(|a, b| a.0.cmp(&b.0));
+        field(b"trust");
+        for (did, tv) in &trust {
+            field(did.as_bytes());
+            for v in tv.to_array() {
+                field(&v.to_bits().to_le_bytes());
+            }
+        }
+        let mut ids: Vec<(String, Vec<String>)> = self
+            .identities
+            .iter()
+            .map(|e| (e.key().clone(), e.value().iter().cloned().collect()))
+            .collect();
+        ids.sort();
+        field(b"credentials");
+        for (did, schemas) in &ids {
+            field(did.as_bytes());
+            for s in schemas {
+                field(s.as_bytes());
+            }
+            field(b"");
+        }
+        let mut realms: Vec<(String, Arc<RwLock<RealmStores>>)> = self
+            .realms
+            .iter()
+            .map(|e| (e.key().clone(), Arc::clone(e.value())))
+            .collect();
+        realms.sort_by(|a, b| a.0.cmp(&b.0));
+        field(b"stores");
+        for (realm, stores) in &realms {
+            let stores = stores.read();
+            let mut names: Vec<&String> = stores
+                .stores
+                .iter()
+                .filter(|(_, entries)| !entries.is_empty())
+                .map(|(name, _)| name)
+                .collect();
+            names.sort();
+            for name in names {
+                let mut entries: Vec<(&String, &String)> = stores.stores[name].iter().collect();
+                entries.sort();
+                for (key, value) in entries {
+                    field(realm.as_bytes());
+                    field(name.as_bytes());
+                    field(key.as_bytes());
+                    field(value.as_bytes());
+                }
+            }
+        }
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+
     /// The fixed evaluation clock (Unix seconds), if the state has one.
     pub fn clock(&self) -> Option<u64> {
         self.clock
