@@ -69,6 +69,59 @@ pub enum Command {
     /// Drive `erynoa serve` at a fixed rate (open loop) and report latency
     /// percentiles from each request's intended send time.
     Loadtest(LoadtestArgs),
+    /// Read the durable log of a data directory: verify its chain, tail or
+    /// export its entries.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// The state a data directory's log rebuilds.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+/// `erynoa log`.
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Walk the hash chain from the first entry; print the number of entries
+    /// and the head hash, or name the first bad entry (exit 3).
+    Verify {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Print entries from `--since` on, one per line (`--format json` for
+    /// JSON lines).
+    Tail {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The first sequence number to print.
+        #[arg(long, value_name = "SEQ", default_value_t = 1)]
+        since: u64,
+        /// Only decisions of this policy.
+        #[arg(long, value_name = "ID")]
+        policy: Option<String>,
+    },
+    /// Every entry as a JSON line (seq, time, kind, hash, body).
+    Export {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+/// `erynoa state`.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Replay the log into a fresh state (from `--state`, a fixture, if
+    /// given) and print its digest.
+    Digest {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The fixture the service started from.
+        #[arg(long, value_name = "STATE.json")]
+        state: Option<PathBuf>,
+    },
 }
 
 /// `erynoa loadtest`.
@@ -126,6 +179,10 @@ pub struct ServeArgs {
     /// The admin bearer token's file (mode 0600).
     #[arg(long, value_name = "FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// The durable log's data directory: the state is rebuilt from it and
+    /// every change and decision is appended to it.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 /// `erynoa trust`.

@@ -4,6 +4,7 @@ mod bench;
 mod ecl;
 mod keys;
 mod loadtest;
+mod log;
 mod new;
 mod run;
 mod serve;
@@ -28,5 +29,7 @@ pub fn execute(command: Command, format: Format) -> anyhow::Result<ExitStatus> {
         Command::Trust(args) => trust::execute(args),
         Command::Serve(args) => serve::execute(args),
         Command::Loadtest(args) => loadtest::execute(args, format),
+        Command::Log(command) => log::execute(command, format),
+        Command::State(command) => log::state(command),
     }
 }

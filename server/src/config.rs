@@ -36,6 +36,17 @@ trust_store = "trust.toml"
 # stores). Without one the state starts empty.
 # state = "state.json"
 
+# The durable log: every state change and every decision, hash-chained, in
+# DATA/erynoa.redb; the state is rebuilt from it at start. Without it the
+# state lives in memory only.
+# data = "data"
+# `immediate`: a decision is fsynced before it is answered (group commit
+# shares fsyncs between concurrent requests). `batched`: answered once
+# written, fsynced every `batch_ms`: a power cut (not a crash of the
+# process) can lose the last `batch_ms` of decisions and their changes.
+durability = "immediate"
+batch_ms = 10
+
 # How often the policy directory and the trust store are checked, in ms.
 scan_interval_ms = 250
 
@@ -108,6 +119,12 @@ pub struct Config {
     pub trust_store: PathBuf,
     /// The state fixture, if any.
     pub state: Option<PathBuf>,
+    /// The data directory of the durable log, if any.
+    pub data: Option<PathBuf>,
+    /// When a logged decision may be answered.
+    pub durability: LogDurability,
+    /// In `batched` mode, how often the log is fsynced, in ms.
+    pub batch_ms: u64,
     /// How often files are checked, in ms.
     pub scan_interval_ms: u64,
     /// Versions kept per policy.
@@ -138,6 +155,17 @@ pub struct TlsListeners {
     pub decisions: Option<crate::tls::TlsConfig>,
     /// The admin listener's.
     pub admin: Option<crate::tls::TlsConfig>,
+}
+
+/// `durability` in the file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogDurability {
+    /// Every decision is durable before it is answered.
+    #[default]
+    Immediate,
+    /// Decisions are answered once written; fsynced every `batch_ms`.
+    Batched,
 }
 
 /// [`BudgetLimits`] as the file spells them.
@@ -186,6 +214,9 @@ impl Default for Config {
             policies: "policies".into(),
             trust_store: "trust.toml".into(),
             state: None,
+            data: None,
+            durability: LogDurability::Immediate,
+            batch_ms: 10,
             scan_interval_ms: 250,
             keep_versions: 5,
             body_limit_bytes: 1 << 20,
@@ -271,7 +302,7 @@ impl Config {
             .flatten()
             .flat_map(|t| [Some(&mut t.cert), Some(&mut t.key), t.client_ca.as_mut()])
             .flatten();
-        for p in [&mut self.state, &mut self.admin_token_file]
+        for p in [&mut self.state, &mut self.admin_token_file, &mut self.data]
             .into_iter()
             .flatten()
             .chain(tls)

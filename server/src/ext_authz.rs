@@ -172,7 +172,7 @@ impl Authorization for ExtAuthz {
                 &reason,
             )));
         };
-        let evaluations = match evaluate(&self.app, version, vec![request]).await {
+        let decided = match evaluate(&self.app, &id, version, vec![request]).await {
             Ok(e) => e,
             Err(e) => {
                 return Ok(tonic::Response::new(denied(
@@ -181,7 +181,7 @@ impl Authorization for ExtAuthz {
                 )));
             }
         };
-        let Some(e) = evaluations.first() else {
+        let Some(e) = decided.first().map(|d| &d.evaluation) else {
             return Ok(tonic::Response::new(denied(
                 HttpStatusCode::Forbidden,
                 "no evaluation",

@@ -92,6 +92,7 @@ pub(crate) fn admin(app: Arc<App>) -> Router {
         .route("/v1/policies/{id}/rollback", post(rollback))
         .route("/v1/policies/{id}/activate", post(activate))
         .route("/v1/reload", post(reload))
+        .route("/v1/log/head", get(log_head))
         .route("/v1/policies", get(policies))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -212,10 +213,11 @@ struct Gas {
     realm: u64,
 }
 
-fn answer<'a>(id: &'a str, version: &'a Version, e: &'a Evaluation) -> Answer<'a> {
+fn answer<'a>(id: &'a str, version: &'a Version, d: &'a Decided) -> Answer<'a> {
     let info = version.policy.info();
+    let e = &d.evaluation;
     Answer {
-        decision_id: uuid::Uuid::now_v7().to_string(),
+        decision_id: d.decision_id.clone(),
         policy: PolicyRef {
             id,
             name: &info.name,
@@ -249,29 +251,124 @@ fn json<T: Serialize>(value: &T) -> Response {
     }
 }
 
-/// Runs `requests` on `version` off the reactor, in one slot.
+/// One evaluation with the id it is answered and logged under.
+pub(crate) struct Decided {
+    pub(crate) evaluation: Evaluation,
+    pub(crate) decision_id: String,
+}
+
+/// A request as `erynoa run` reads it: what the log keeps.
+fn request_json(r: &Request) -> serde_json::Value {
+    use erynoa_host::Value as V;
+    let params: serde_json::Map<String, serde_json::Value> = r
+        .params()
+        .iter()
+        .map(|(k, v)| {
+            let v = match v {
+                V::Null => serde_json::Value::Null,
+                V::Bool(b) => serde_json::Value::Bool(*b),
+                V::Number(n) => serde_json::json!(n),
+                V::Text(t) => serde_json::Value::String(t.clone()),
+                V::Did(d) => serde_json::json!({ "did": d }),
+            };
+            (k.clone(), v)
+        })
+        .collect();
+    serde_json::json!({
+        "caller": r.caller(),
+        "realm": r.realm(),
+        "action": r.action(),
+        "resource": r.resource(),
+        "params": params,
+    })
+}
+
+/// The log entry of one decision: who decided what, with which code, on
+/// which request, and which commit it made.
+fn decision_entry(
+    id: &str,
+    version: &Version,
+    request: &Request,
+    d: &Decided,
+) -> serde_json::Value {
+    let info = version.policy.info();
+    let e = &d.evaluation;
+    let request = request_json(request);
+    let request_digest = erynoa_host::digest(request.to_string().as_bytes());
+    serde_json::json!({
+        "decision_id": d.decision_id,
+        "policy": {
+            "id": id,
+            "name": info.name,
+            "version": info.version,
+            "digest": version.digest,
+            "signers": info.admission.as_ref().map(|a| a.signers.iter().map(|(n, k)| format!("{n} ({k})")).collect::<Vec<_>>()),
+        },
+        "request_digest": request_digest,
+        "request": request,
+        "effect": e.effect,
+        "reason": e.reason,
+        "failure": e.failure.as_ref().map(|f| f.kind()),
+        "gas": {"total": e.gas_used, "network": e.gas.network, "compute": e.gas.compute, "storage": e.gas.storage, "realm": e.gas.realm},
+        "mana": e.mana_used,
+        "duration_us": u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX),
+        "commit": e.changes.sequence,
+    })
+}
+
+/// Runs `requests` on `version` off the reactor, in one slot, and logs each
+/// decision; with `durability = "immediate"` they are on disk before this
+/// returns. A decision that cannot be logged is not answered (503).
 pub(crate) async fn evaluate(
     app: &Arc<App>,
+    id: &str,
     version: Arc<Version>,
     requests: Vec<Request>,
-) -> Result<Vec<Evaluation>, ApiError> {
+) -> Result<Vec<Decided>, ApiError> {
     let permit = slot(app).await?;
     let worker = app.clone();
+    let id = id.to_owned();
     let run = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        requests
-            .iter()
-            .map(|r| version.policy.evaluate(&worker.state, r, worker.limits))
-            .collect::<Vec<_>>()
+        let mut decided = Vec::with_capacity(requests.len());
+        let mut last = None;
+        for r in &requests {
+            let d = Decided {
+                evaluation: version.policy.evaluate(&worker.state, r, worker.limits),
+                decision_id: uuid::Uuid::now_v7().to_string(),
+            };
+            if let Some(log) = &worker.log {
+                let entry = decision_entry(&id, &version, r, &d);
+                last = Some(log.append("decision", entry).map_err(|e| e.to_string())?);
+                worker.metrics.log_queue_depth.set(log.queue_depth() as i64);
+            }
+            decided.push(d);
+        }
+        if let (Some(log), Some(seq), true) = (&worker.log, last, worker.wait_fsync) {
+            log.wait_durable(seq, std::time::Duration::from_secs(5))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok::<_, String>(decided)
     });
-    run.await.map_err(|e| {
-        tracing::error!(error = %e, "an evaluation task failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the evaluation did not finish",
-        )
-    })
+    match run.await {
+        Ok(Ok(decided)) => Ok(decided),
+        Ok(Err(why)) => {
+            tracing::error!(%why, "decisions not answered: the log did not take them");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "log-unavailable",
+                why,
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "an evaluation task failed");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the evaluation did not finish",
+            ))
+        }
+    }
 }
 
 async fn decide(
@@ -283,16 +380,16 @@ async fn decide(
     let request =
         Request::from_json(text(&bytes)?).map_err(|e| ApiError::bad_request(chain(&e)))?;
     let version = policy_of(&app, &id)?;
-    let evaluations = evaluate(&app, version.clone(), vec![request]).await?;
-    let Some(e) = evaluations.first() else {
+    let decided = evaluate(&app, &id, version.clone(), vec![request]).await?;
+    let Some(d) = decided.first() else {
         return Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "no evaluation",
         ));
     };
-    app.metrics.evaluation(&id, e);
-    Ok(json(&answer(&id, &version, e)))
+    app.metrics.evaluation(&id, &d.evaluation);
+    Ok(json(&answer(&id, &version, d)))
 }
 
 async fn decide_batch(
@@ -313,12 +410,12 @@ async fn decide_batch(
         )));
     }
     let version = policy_of(&app, &id)?;
-    let evaluations = evaluate(&app, version.clone(), requests).await?;
-    let answers: Vec<Answer<'_>> = evaluations
+    let decided = evaluate(&app, &id, version.clone(), requests).await?;
+    let answers: Vec<Answer<'_>> = decided
         .iter()
-        .map(|e| {
-            app.metrics.evaluation(&id, e);
-            answer(&id, &version, e)
+        .map(|d| {
+            app.metrics.evaluation(&id, &d.evaluation);
+            answer(&id, &version, d)
         })
         .collect();
     Ok(json(&answers))
@@ -458,6 +555,17 @@ async fn activate(
         blocking(move || catalog.activate(&id, &q.digest)).await?
     };
     Ok(json(&serde_json::json!({"policy": id, "active": digest})))
+}
+
+async fn log_head(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let log = app
+        .log
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("the service keeps no log (no `data` directory)"))?;
+    let (sequence, hash) = log.head();
+    Ok(json(
+        &serde_json::json!({"sequence": sequence, "hash": hash}),
+    ))
 }
 
 async fn reload(State(app): State<Arc<App>>) -> Result<Response, ApiError> {

@@ -35,7 +35,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 
 pub use crate::catalog::{Catalog, CatalogError, PolicyView, Refusal, Version, VersionView};
-pub use crate::config::{Budget, Config, ConfigError, DEFAULT_CONFIG, TlsListeners};
+pub use crate::config::{Budget, Config, ConfigError, DEFAULT_CONFIG, LogDurability, TlsListeners};
 pub use crate::ext_authz::{ExtAuthzConfig, Route};
 pub use crate::http::MAX_BATCH;
 pub use crate::metrics::Metrics;
@@ -53,6 +53,10 @@ pub(crate) struct App {
     body_limit: usize,
     metrics: Arc<Metrics>,
     admin_token: Option<Vec<u8>>,
+    /// The durable log, if the service has a data directory.
+    log: Option<Arc<erynoa_store::Log>>,
+    /// Whether a decision waits for its entry's fsync before it is answered.
+    wait_fsync: bool,
 }
 
 /// Why the service could not start or stopped.
@@ -87,6 +91,9 @@ pub enum ServeError {
     /// A listener's TLS files.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// The durable log.
+    #[error(transparent)]
+    Log(#[from] erynoa_store::StoreError),
     /// A listener could not bind.
     #[error("cannot listen on {addr}")]
     Bind {
@@ -177,6 +184,24 @@ impl Server {
             .map(tls::Tls::load)
             .transpose()?;
         let tls_admin = config.tls.admin.clone().map(tls::Tls::load).transpose()?;
+        // The state is the fixture, then everything the log committed since.
+        let log = match &config.data {
+            Some(dir) => {
+                let durability = match config.durability {
+                    LogDurability::Immediate => erynoa_store::Durability::Immediate,
+                    LogDurability::Batched => erynoa_store::Durability::Batched {
+                        ms: config.batch_ms.max(1),
+                    },
+                };
+                let replayed = erynoa_store::replay(dir, &state)?;
+                tracing::info!(entries = replayed, "state rebuilt from the log");
+                let log = Arc::new(erynoa_store::Log::open(dir, durability)?);
+                // A second journal cannot be set on a fresh state.
+                let _ = state.set_journal(log.clone());
+                Some(log)
+            }
+            None => None,
+        };
         let engine = ComponentEngine::new(Default::default())?;
         let catalog = Arc::new(Catalog::new(
             engine,
@@ -204,6 +229,8 @@ impl Server {
             body_limit: config.body_limit_bytes,
             metrics,
             admin_token,
+            wait_fsync: config.durability == LogDurability::Immediate,
+            log,
         });
         let decisions = match config.listen {
             Some(addr) => Some(bind(addr).await?),

@@ -8,6 +8,7 @@
 //! | `erynoa_policy_loads_total` | `policy` (or `trust-store`), `result` (`loaded`, `refused`, `activated`, `deactivated`, `removed`) |
 //! | `erynoa_policy_active_info` (1 per active version) | `policy`, `digest` |
 //! | `erynoa_queue_depth` | |
+//! | `erynoa_log_queue_depth` | |
 //! | `erynoa_rejected_total` | `reason` (`saturated`) |
 //! | `erynoa_build_info` | `version` |
 
@@ -36,6 +37,8 @@ pub struct Metrics {
     shown: Mutex<Vec<Labels>>,
     /// Requests waiting for an evaluation slot.
     pub queue_depth: Gauge,
+    /// Log entries waiting for the log writer.
+    pub log_queue_depth: Gauge,
     rejected: Family<Labels, Counter>,
 }
 
@@ -89,6 +92,12 @@ impl Default for Metrics {
             "Requests waiting for an evaluation slot",
             queue_depth.clone(),
         );
+        let log_queue_depth = Gauge::default();
+        registry.register(
+            "log_queue_depth",
+            "Log entries waiting for the log writer",
+            log_queue_depth.clone(),
+        );
         let rejected = Family::<Labels, Counter>::default();
         registry.register(
             "rejected",
@@ -109,6 +118,7 @@ impl Default for Metrics {
             active,
             shown: Mutex::new(Vec::new()),
             queue_depth,
+            log_queue_depth,
             rejected,
         }
     }

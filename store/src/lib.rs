@@ -141,6 +141,8 @@ struct Shared {
 struct Queue {
     pending: VecDeque<Entry>,
     next_seq: u64,
+    /// The last entry written, and its hash.
+    written: (u64, [u8; 32]),
     /// The highest sequence number on disk (fsynced in immediate mode).
     durable: u64,
     /// Why the writer stopped, if it did.
@@ -200,6 +202,7 @@ impl Log {
             queue: Mutex::new(Queue {
                 pending: VecDeque::new(),
                 next_seq: last + 1,
+                written: (last, prev),
                 durable: last,
                 failed: None,
                 closing: false,
@@ -290,6 +293,13 @@ impl Log {
         Ok(())
     }
 
+    /// The last entry written and its hash (hex): what `GET /v1/log/head`
+    /// shows and `erynoa log verify` must reach.
+    pub fn head(&self) -> (u64, String) {
+        let q = self.lock();
+        (q.written.0, hex(&q.written.1))
+    }
+
     /// Entries waiting for the writer.
     pub fn queue_depth(&self) -> usize {
         self.lock().pending.len()
@@ -355,6 +365,9 @@ fn write_loop(
         let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         match result {
             Ok(()) => {
+                if let Some(last) = batch.last() {
+                    q.written = (last.seq, prev);
+                }
                 let top = batch.last().map(|e| e.seq).or(unsynced);
                 if sync {
                     if let Some(top) = top.max(unsynced) {

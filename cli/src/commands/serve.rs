@@ -34,6 +34,9 @@ pub fn execute(args: ServeArgs) -> anyhow::Result<ExitStatus> {
     if let Some(file) = args.admin_token_file {
         config.admin_token_file = Some(file);
     }
+    if let Some(dir) = args.data {
+        config.data = Some(dir);
+    }
     erynoa_server::serve_until_signalled(config, |decisions, admin, ext_authz| {
         let show = |a: Option<std::net::SocketAddr>| {
             a.map_or_else(|| "off".to_owned(), |a| format!("http://{a}"))
