@@ -1083,3 +1083,57 @@ fn killed_twenty_times_the_log_keeps_every_answered_decision_and_commit() {
         );
     }
 }
+
+#[test]
+fn a_data_directory_that_cannot_be_used_stops_the_start_with_a_reason() {
+    let dir = scratch("data-faults");
+    std::fs::create_dir_all(dir.join("policies")).expect("dir");
+    std::fs::write(dir.join("trust.toml"), "").expect("store");
+    let start = |data: &str| {
+        Command::new(env!("CARGO_BIN_EXE_erynoa"))
+            .current_dir(&dir)
+            .args([
+                "serve",
+                "--policies",
+                "policies",
+                "--trust-store",
+                "trust.toml",
+            ])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--data",
+                data,
+            ])
+            .output()
+            .expect("run")
+    };
+    // A corrupt log file: refused at start, named, and left as it was.
+    std::fs::create_dir_all(dir.join("corrupt")).expect("dir");
+    std::fs::write(dir.join("corrupt/erynoa.redb"), vec![0x5a; 4096]).expect("garbage");
+    let out = start("corrupt");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("erynoa.redb"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(dir.join("corrupt/erynoa.redb")).expect("kept"),
+        vec![0x5a; 4096]
+    );
+    // A data path that is a file, not a directory.
+    std::fs::write(dir.join("file"), "x").expect("file");
+    let out = start("file");
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("data directory `file`"),
+        "{}",
+        stderr(&out)
+    );
+    // A log another process holds open: refused, not shared.
+    let held = erynoa_store::Log::open(&dir.join("held"), erynoa_store::Durability::Immediate)
+        .expect("open");
+    let out = start("held");
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("erynoa.redb"), "{}", stderr(&out));
+    drop(held);
+}

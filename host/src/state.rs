@@ -46,6 +46,9 @@ pub struct UnifiedState {
     metrics: Metrics,
     clock: Option<u64>,
     journal: std::sync::OnceLock<Arc<dyn Journal>>,
+    /// Per realm: held by an evaluation that runs alone after its
+    /// optimistic attempts conflicted, and briefly by every other commit.
+    serial: DashMap<String, Arc<Mutex<()>>>,
 }
 
 /// The event log: append-only, but holding at most `capacity` events so
@@ -105,6 +108,7 @@ impl UnifiedState {
             metrics: Metrics::default(),
             clock: None,
             journal: std::sync::OnceLock::new(),
+            serial: DashMap::new(),
         }
     }
 
@@ -117,6 +121,15 @@ impl UnifiedState {
 
     pub(crate) fn journal(&self) -> Option<&Arc<dyn Journal>> {
         self.journal.get()
+    }
+
+    /// The realm's serial lock: while an evaluation holds it, no other
+    /// commit to the realm can happen, so its own commit cannot conflict.
+    pub(crate) fn serial(&self, realm: &str) -> Arc<Mutex<()>> {
+        if let Some(lock) = self.serial.get(realm) {
+            return Arc::clone(&lock);
+        }
+        Arc::clone(&self.serial.entry(realm.to_owned()).or_default())
     }
 
     /// Sets the trust vector of `did`, refusing values outside [0, 1].

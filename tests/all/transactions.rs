@@ -106,3 +106,61 @@ fn concurrent_quota_evaluations_never_lose_a_count() {
         "conflicts are retried, not denied wholesale ({allowed} of 200)"
     );
 }
+
+/// A hot key: four threads, two policies (the Rust quota and the ECL one on
+/// the VM), one counter. Contention alone must never deny: after the
+/// optimistic attempts an evaluation runs alone in its realm.
+#[test]
+fn a_hot_key_never_turns_an_allow_into_a_conflict() {
+    let rust: Arc<dyn Policy> = Arc::new(load("quota"));
+    let source = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../guest-examples/ecl/quota.ecl"
+    ))
+    .expect("ecl quota");
+    let ecl: Arc<dyn Policy> = Arc::new(
+        erynoa_host::BytecodeEngine::new(erynoa_host::Trust::AllowUnsigned)
+            .load_source("quota", &source, None)
+            .expect("loads"),
+    );
+    let s = state("{}");
+    let req = Request::builder(ALICE, "r")
+        .param("limit", erynoa_host::Value::Number(1e9))
+        .build();
+    let (allowed, conflicts): (usize, usize) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let p = if t % 2 == 0 {
+                    rust.clone()
+                } else {
+                    ecl.clone()
+                };
+                let (s, req) = (Arc::clone(&s), req.clone());
+                scope.spawn(move || {
+                    let mut counts = (0, 0);
+                    for _ in 0..500 {
+                        let e = p.evaluate(&s, &req, BudgetLimits::default());
+                        if e.is_allowed() {
+                            counts.0 += 1;
+                        } else if e.failure.as_ref().map(|f| f.kind()) == Some("conflict") {
+                            counts.1 += 1;
+                        }
+                    }
+                    counts
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("worker"))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    });
+    assert_eq!(conflicts, 0, "contention denied {conflicts} of 2000");
+    assert_eq!(allowed, 2000);
+    let count: usize = s
+        .store_get("r", "quota", ALICE)
+        .expect("count")
+        .parse()
+        .expect("number");
+    assert_eq!(count, allowed);
+}

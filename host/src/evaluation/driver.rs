@@ -33,10 +33,22 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
     let started = Instant::now();
     let policy_id: Arc<str> = Arc::from(info.id.as_str());
 
+    // Optimistic attempts first; then, so that contention alone never
+    // denies, one run alone in the realm: the serial lock makes every other
+    // commit there wait, so its commit cannot conflict. Policies are
+    // deterministic, so a rerun decides as the first run would have on the
+    // same state.
     let mut attempt = 1;
+    let mut serial = None;
     let (decision, meter, changes) = loop {
-        let session =
+        // Held from the run's first read to its commit (dropped with the loop body).
+        let lock: Option<Arc<parking_lot::Mutex<()>>> = serial.clone();
+        let held = lock.as_ref().map(|lock| lock.lock());
+        let mut session =
             Session::new(Arc::clone(&policy_id), state, request, limits).with_tape(tape.rewound());
+        if held.is_some() {
+            session = session.serialized();
+        }
         let Run {
             mut session,
             outcome,
@@ -46,9 +58,12 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
         match outcome {
             Ok(d) if d.effect == Effect::Allow => match transaction.commit(&info.id) {
                 Ok(changes) => break (Ok(d), meter, changes),
-                Err(CommitError::Conflict(conflict)) if attempt < MAX_ATTEMPTS => {
+                Err(CommitError::Conflict(conflict)) if held.is_none() => {
                     tracing::debug!(attempt, "{conflict}; running the policy again");
                     attempt += 1;
+                    if attempt == MAX_ATTEMPTS {
+                        serial = Some(state.serial(request.realm()));
+                    }
                 }
                 Err(CommitError::Conflict(conflict)) => {
                     break (
@@ -71,7 +86,6 @@ pub(crate) fn evaluate<P: Policy + ?Sized>(
             other => break (other, meter, transaction.discard()),
         }
     };
-
     let (effect, reason, failure) = match decision {
         Ok(Decision { effect, reason }) => (effect, reason, None),
         Err(f) => (Effect::Deny, Some(f.to_string()), Some(f)),

@@ -98,6 +98,12 @@ impl Session {
         self
     }
 
+    /// The session of an evaluation that holds its realm's serial lock.
+    pub(crate) fn serialized(mut self) -> Self {
+        self.transaction.set_serialized();
+        self
+    }
+
     pub(crate) fn take_tape(&mut self) -> Tape {
         std::mem::take(&mut self.tape)
     }

@@ -23,6 +23,8 @@ pub struct Transaction {
     /// store -> key -> new value (`None` deletes). Nested so lookups borrow.
     writes: BTreeMap<String, BTreeMap<String, Option<String>>>,
     events: Vec<(String, String)>,
+    /// Whether its evaluation holds the realm's serial lock.
+    serialized: bool,
 }
 
 /// One buffered write: `value` `None` is a delete.
@@ -85,6 +87,7 @@ impl Transaction {
             read_version: None,
             writes: BTreeMap::new(),
             events: Vec::new(),
+            serialized: false,
         }
     }
 
@@ -172,6 +175,10 @@ impl Transaction {
     pub fn commit(self, policy_id: &str) -> Result<StateChanges, CommitError> {
         let mut sequence = None;
         if !self.writes.is_empty() {
+            // Waits while an evaluation runs alone in the realm (it holds the
+            // serial lock from its reads to its commit).
+            let serial = (!self.serialized).then(|| self.state.serial(&self.realm_id));
+            let _serial = serial.as_ref().map(|s| s.lock());
             let realm = self.state.realm(&self.realm_id);
             let mut stores = realm.write();
             if self.read_version.is_some_and(|v| v != stores.version) {
@@ -237,6 +244,12 @@ impl Transaction {
                 })
             })
             .collect()
+    }
+
+    /// Marks the transaction as run under the realm's serial lock, which
+    /// the caller holds until after the commit.
+    pub(crate) fn set_serialized(&mut self) {
+        self.serialized = true;
     }
 
     /// Drops every write and event; returns what was dropped.
