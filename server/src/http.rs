@@ -258,62 +258,110 @@ pub(crate) struct Decided {
 }
 
 /// A request as `erynoa run` reads it: what the log keeps.
-fn request_json(r: &Request) -> serde_json::Value {
-    use erynoa_host::Value as V;
-    let params: serde_json::Map<String, serde_json::Value> = r
-        .params()
-        .iter()
-        .map(|(k, v)| {
-            let v = match v {
-                V::Null => serde_json::Value::Null,
-                V::Bool(b) => serde_json::Value::Bool(*b),
-                V::Number(n) => serde_json::json!(n),
-                V::Text(t) => serde_json::Value::String(t.clone()),
-                V::Did(d) => serde_json::json!({ "did": d }),
-            };
-            (k.clone(), v)
-        })
-        .collect();
-    serde_json::json!({
-        "caller": r.caller(),
-        "realm": r.realm(),
-        "action": r.action(),
-        "resource": r.resource(),
-        "params": params,
-    })
+#[derive(Serialize)]
+struct RequestRecord<'a> {
+    caller: &'a str,
+    realm: &'a str,
+    action: &'a str,
+    resource: &'a str,
+    params: Params<'a>,
+}
+
+struct Params<'a>(&'a std::collections::BTreeMap<String, erynoa_host::Value>);
+
+impl Serialize for Params<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use erynoa_host::Value as V;
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            match v {
+                V::Null => map.serialize_entry(k, &())?,
+                V::Bool(b) => map.serialize_entry(k, b)?,
+                V::Number(n) => map.serialize_entry(k, n)?,
+                V::Text(t) => map.serialize_entry(k, t)?,
+                V::Did(d) => map.serialize_entry(k, &serde_json::json!({ "did": d }))?,
+            }
+        }
+        map.end()
+    }
 }
 
 /// The log entry of one decision: who decided what, with which code, on
 /// which request, and which commit it made.
+#[derive(Serialize)]
+struct DecisionRecord<'a> {
+    decision_id: &'a str,
+    policy: PolicyRecord<'a>,
+    /// `sha256:` of `request` as logged.
+    request_digest: String,
+    request: &'a serde_json::value::RawValue,
+    effect: erynoa_host::Effect,
+    reason: Option<&'a str>,
+    failure: Option<&'static str>,
+    gas: Gas,
+    mana: u64,
+    duration_us: u64,
+    /// The sequence number of the commit it made, if any.
+    commit: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct PolicyRecord<'a> {
+    id: &'a str,
+    name: &'a str,
+    version: &'a str,
+    digest: &'a str,
+    signers: Vec<&'a str>,
+}
+
+/// Serializes the decision's log entry once, off the writer thread.
 fn decision_entry(
     id: &str,
     version: &Version,
     request: &Request,
     d: &Decided,
-) -> serde_json::Value {
+) -> Result<Box<serde_json::value::RawValue>, String> {
     let info = version.policy.info();
     let e = &d.evaluation;
-    let request = request_json(request);
-    let request_digest = erynoa_host::digest(request.to_string().as_bytes());
-    serde_json::json!({
-        "decision_id": d.decision_id,
-        "policy": {
-            "id": id,
-            "name": info.name,
-            "version": info.version,
-            "digest": version.digest,
-            "signers": info.admission.as_ref().map(|a| a.signers.iter().map(|(n, k)| format!("{n} ({k})")).collect::<Vec<_>>()),
-        },
-        "request_digest": request_digest,
-        "request": request,
-        "effect": e.effect,
-        "reason": e.reason,
-        "failure": e.failure.as_ref().map(|f| f.kind()),
-        "gas": {"total": e.gas_used, "network": e.gas.network, "compute": e.gas.compute, "storage": e.gas.storage, "realm": e.gas.realm},
-        "mana": e.mana_used,
-        "duration_us": u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX),
-        "commit": e.changes.sequence,
+    let request = serde_json::value::to_raw_value(&RequestRecord {
+        caller: request.caller(),
+        realm: request.realm(),
+        action: request.action(),
+        resource: request.resource(),
+        params: Params(request.params()),
     })
+    .map_err(|e| e.to_string())?;
+    let record = DecisionRecord {
+        decision_id: &d.decision_id,
+        policy: PolicyRecord {
+            id,
+            name: &info.name,
+            version: &info.version,
+            digest: &version.digest,
+            signers: info
+                .admission
+                .as_ref()
+                .map(|a| a.signers.iter().map(|(name, _)| name.as_str()).collect())
+                .unwrap_or_default(),
+        },
+        request_digest: erynoa_host::digest(request.get().as_bytes()),
+        request: &request,
+        effect: e.effect,
+        reason: e.reason.as_deref(),
+        failure: e.failure.as_ref().map(|f| f.kind()),
+        gas: Gas {
+            total: e.gas_used,
+            network: e.gas.network,
+            compute: e.gas.compute,
+            storage: e.gas.storage,
+            realm: e.gas.realm,
+        },
+        mana: e.mana_used,
+        duration_us: u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX),
+        commit: e.changes.sequence,
+    };
+    serde_json::value::to_raw_value(&record).map_err(|e| e.to_string())
 }
 
 /// Runs `requests` on `version` off the reactor, in one slot, and logs each
@@ -329,7 +377,6 @@ pub(crate) async fn evaluate(
     let worker = app.clone();
     let id = id.to_owned();
     let run = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
         let mut decided = Vec::with_capacity(requests.len());
         let mut last = None;
         for r in &requests {
@@ -338,12 +385,20 @@ pub(crate) async fn evaluate(
                 decision_id: uuid::Uuid::now_v7().to_string(),
             };
             if let Some(log) = &worker.log {
-                let entry = decision_entry(&id, &version, r, &d);
-                last = Some(log.append("decision", entry).map_err(|e| e.to_string())?);
-                worker.metrics.log_queue_depth.set(log.queue_depth() as i64);
+                let entry = decision_entry(&id, &version, r, &d)?;
+                last = Some(
+                    log.append_raw("decision", entry)
+                        .map_err(|e| e.to_string())?,
+                );
             }
             decided.push(d);
         }
+        if let Some(log) = &worker.log {
+            worker.metrics.log_queue_depth.set(log.queue_depth() as i64);
+        }
+        // The slot is for evaluating: waiting for the fsync holds none, so
+        // concurrent decisions share fsyncs (group commit).
+        drop(permit);
         if let (Some(log), Some(seq), true) = (&worker.log, last, worker.wait_fsync) {
             log.wait_durable(seq, std::time::Duration::from_secs(5))
                 .map_err(|e| e.to_string())?;

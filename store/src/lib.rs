@@ -13,7 +13,7 @@
 //! let dir = std::env::temp_dir().join(format!("erynoa-store-doc-{}", std::process::id()));
 //! # let _ = std::fs::remove_dir_all(&dir);
 //! let log = erynoa_store::Log::open(&dir, erynoa_store::Durability::Immediate)?;
-//! let seq = log.append("decision", serde_json::json!({"effect": "allow"}))?;
+//! let seq = log.append("decision", &serde_json::json!({"effect": "allow"}))?;
 //! log.wait_durable(seq, std::time::Duration::from_secs(5))?;
 //! drop(log);
 //! let report = erynoa_store::verify(&dir)?;
@@ -59,7 +59,7 @@ pub enum Durability {
 }
 
 /// One log entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     /// Its position, from 1, without gaps.
     pub seq: u64,
@@ -67,8 +67,9 @@ pub struct Entry {
     pub time_ms: u64,
     /// `commit` or `decision`.
     pub kind: String,
-    /// What it records.
-    pub body: serde_json::Value,
+    /// What it records: JSON, kept as written (serialized once, by the
+    /// appender, off the writer thread).
+    pub body: Box<serde_json::value::RawValue>,
 }
 
 /// What went wrong with the log.
@@ -232,10 +233,24 @@ impl Log {
         self.shared.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Queues an entry whose body is `body` serialized; returns its
+    /// sequence number (see [`Log::append_raw`]).
+    pub fn append(&self, kind: &str, body: &impl Serialize) -> Result<u64, StoreError> {
+        let raw = serde_json::value::to_raw_value(body).map_err(|e| StoreError::Entry {
+            seq: 0,
+            message: format!("cannot serialize: {e}"),
+        })?;
+        self.append_raw(kind, raw)
+    }
+
     /// Queues an entry; returns its sequence number. Waits (at most a
     /// second) for room when the writer is behind, then refuses: an entry
     /// is never dropped after it was accepted.
-    pub fn append(&self, kind: &str, body: serde_json::Value) -> Result<u64, StoreError> {
+    pub fn append_raw(
+        &self,
+        kind: &str,
+        body: Box<serde_json::value::RawValue>,
+    ) -> Result<u64, StoreError> {
         let mut q = self.lock();
         let deadline = Instant::now() + QUEUE_WAIT;
         while q.pending.len() >= QUEUE && q.failed.is_none() {
@@ -352,6 +367,14 @@ fn write_loop(
             if q.pending.is_empty() && q.closing && unsynced.is_none() {
                 return;
             }
+            if let (Durability::Batched { ms }, false) = (durability, q.closing) {
+                // Nobody waits for these: let a bigger batch gather (up to
+                // the fsync interval) so one transaction writes many, and
+                // sleep rather than wake on every append.
+                drop(q);
+                std::thread::sleep(Duration::from_millis(ms.min(5)));
+                q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            }
             q.pending.drain(..).collect()
         };
         shared.changed.notify_all();
@@ -429,8 +452,7 @@ fn write_batch(
 /// Commits are journaled as `commit` entries.
 impl Journal for Log {
     fn record(&self, commit: &CommitRecord<'_>) -> Result<u64, JournalError> {
-        let body = serde_json::to_value(commit).map_err(|e| JournalError(e.to_string()))?;
-        self.append("commit", body)
+        self.append("commit", commit)
             .map_err(|e| JournalError(e.to_string()))
     }
 }
@@ -588,10 +610,11 @@ pub fn replay(dir: &Path, state: &UnifiedState) -> Result<u64, StoreError> {
         if entry.kind != "commit" {
             continue;
         }
-        let commit: Commit = serde_json::from_value(entry.body).map_err(|e| StoreError::Entry {
-            seq: entry.seq,
-            message: format!("not a commit: {e}"),
-        })?;
+        let commit: Commit =
+            serde_json::from_str(entry.body.get()).map_err(|e| StoreError::Entry {
+                seq: entry.seq,
+                message: format!("not a commit: {e}"),
+            })?;
         for w in commit.writes {
             match w.value {
                 Some(v) => state.store_put(&commit.realm, &w.store, &w.key, &v),

@@ -28,7 +28,7 @@ fn fill(dir: &std::path::Path, durability: Durability, n: u64) {
             std::thread::spawn(move || {
                 for i in 0..n / 4 {
                     let seq = log
-                        .append("decision", serde_json::json!({"thread": t, "i": i}))
+                        .append("decision", &serde_json::json!({"thread": t, "i": i}))
                         .unwrap();
                     if i % 50 == 0 {
                         log.wait_durable(seq, Duration::from_secs(10)).unwrap();

@@ -29,8 +29,9 @@ pub fn execute(command: LogCommand, format: Format) -> anyhow::Result<ExitStatus
             policy,
         } => {
             for (entry, hash) in erynoa_store::entries(&data, since)? {
+                let body: serde_json::Value = serde_json::from_str(entry.body.get())?;
                 if let Some(p) = &policy
-                    && entry.body["policy"]["id"].as_str() != Some(p.as_str())
+                    && body["policy"]["id"].as_str() != Some(p.as_str())
                 {
                     continue;
                 }
@@ -42,7 +43,7 @@ pub fn execute(command: LogCommand, format: Format) -> anyhow::Result<ExitStatus
                         entry.seq,
                         entry.time_ms,
                         entry.kind,
-                        printable(&summary(&entry.body))
+                        printable(&summary(&body))
                     );
                 }
             }
