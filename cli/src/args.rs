@@ -122,6 +122,29 @@ pub enum StateCommand {
         #[arg(long, value_name = "STATE.json")]
         state: Option<PathBuf>,
     },
+    /// Append operator changes to the log (the service must not be
+    /// running on it): JSON lines, each `{"op": "set-trust", "did", "trust":
+    /// [r, i, c, p, v, omega]}`, `{"op": "grant", "did", "schema"}` or
+    /// `{"op": "revoke", "did", "schema"}`. All are checked before any is
+    /// appended.
+    Import {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The changes (JSON lines).
+        file: PathBuf,
+    },
+    /// A DID's trust vector and credentials as the log rebuilds them.
+    Get {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The fixture the service started from.
+        #[arg(long, value_name = "STATE.json")]
+        state: Option<PathBuf>,
+        /// The DID.
+        did: String,
+    },
 }
 
 /// `erynoa loadtest`.

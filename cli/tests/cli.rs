@@ -1137,3 +1137,47 @@ fn a_data_directory_that_cannot_be_used_stops_the_start_with_a_reason() {
     assert!(stderr(&out).contains("erynoa.redb"), "{}", stderr(&out));
     drop(held);
 }
+
+#[test]
+fn state_import_checks_every_change_before_logging_any() {
+    let dir = scratch("import");
+    std::fs::write(
+        dir.join("bad.jsonl"),
+        "{\"op\": \"grant\", \"did\": \"did:e:a\", \"schema\": \"kyc\"}\n\
+         {\"op\": \"set-trust\", \"did\": \"did:e:a\", \"trust\": [2, 0, 0, 0, 0, 0]}\n",
+    )
+    .expect("file");
+    let out = erynoa(&dir, &["state", "import", "--data", "data", "bad.jsonl"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("bad.jsonl:2: trust of `did:e:a`"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!dir.join("data").exists(), "nothing logged");
+    std::fs::write(
+        dir.join("ok.jsonl"),
+        "{\"op\": \"grant\", \"did\": \"did:e:a\", \"schema\": \"kyc\"}\n\
+         {\"op\": \"set-trust\", \"did\": \"did:e:a\", \"trust\": [0.5, 0.5, 0.5, 0.5, 0.5, 0.5]}\n",
+    )
+    .expect("file");
+    assert_eq!(
+        code(&erynoa(
+            &dir,
+            &["state", "import", "--data", "data", "ok.jsonl"]
+        )),
+        0
+    );
+    let got = erynoa(&dir, &["state", "get", "--data", "data", "did:e:a"]);
+    let v: serde_json::Value = serde_json::from_slice(&got.stdout).expect("json");
+    assert_eq!(
+        (&v["credentials"][0], v["trust"]["r"].as_f64()),
+        (&serde_json::Value::from("kyc"), Some(0.5))
+    );
+    let verify = erynoa(&dir, &["log", "verify", "--data", "data"]);
+    assert!(
+        stdout(&verify).starts_with("2 entries, head "),
+        "{}",
+        stdout(&verify)
+    );
+}

@@ -164,6 +164,21 @@ impl UnifiedState {
             .insert(schema.to_owned());
     }
 
+    /// Takes the credential of `schema` from `did`; returns whether it had it.
+    pub fn revoke_credential(&self, did: &str, schema: &str) -> bool {
+        self.identities
+            .get_mut(did)
+            .is_some_and(|mut c| c.remove(schema))
+    }
+
+    /// The credentials `did` holds, sorted.
+    pub fn credentials(&self, did: &str) -> Vec<String> {
+        self.identities
+            .get(did)
+            .map(|c| c.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Whether `did` holds a credential of `schema`.
     pub fn has_credential(&self, did: &str, schema: &str) -> bool {
         self.identities.get(did).is_some_and(|c| c.contains(schema))

@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use erynoa_host::{Evaluation, Request};
+use erynoa_host::{Evaluation, Request, UnifiedState};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -93,6 +93,11 @@ pub(crate) fn admin(app: Arc<App>) -> Router {
         .route("/v1/policies/{id}/activate", post(activate))
         .route("/v1/reload", post(reload))
         .route("/v1/log/head", get(log_head))
+        .route("/v1/state/trust/{did}", get(get_trust).put(put_trust))
+        .route(
+            "/v1/state/credentials/{did}/{schema}",
+            axum::routing::put(grant).delete(revoke),
+        )
         .route("/v1/policies", get(policies))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -610,6 +615,95 @@ async fn activate(
         blocking(move || catalog.activate(&id, &q.digest)).await?
     };
     Ok(json(&serde_json::json!({"policy": id, "active": digest})))
+}
+
+/// Applies an operator's change: logged (and durable) first when the
+/// service has a log, so a restart replays it; then applied.
+async fn operate(
+    app: Arc<App>,
+    change: erynoa_store::OperatorChange,
+) -> Result<Response, ApiError> {
+    let worker = app.clone();
+    let done = tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+        // One at a time: their log order is their apply order.
+        let _one = worker.operator.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(log) = &worker.log {
+            let unavailable = |e: erynoa_store::StoreError| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "log-unavailable",
+                    e.to_string(),
+                )
+            };
+            let seq = log.append("operator", &change).map_err(unavailable)?;
+            log.wait_durable(seq, std::time::Duration::from_secs(5))
+                .map_err(unavailable)?;
+        }
+        change.apply(&worker.state).map_err(ApiError::bad_request)
+    });
+    done.await.map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the change did not finish",
+        )
+    })??;
+    Ok(json(&serde_json::json!({"applied": true})))
+}
+
+fn did_of(did: &str) -> Result<(), ApiError> {
+    if erynoa_core::is_did(did) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!("`{did}` is not a DID")))
+    }
+}
+
+/// `PUT /v1/state/trust/{did}`: a number in [0, 1] for every dimension, or
+/// `{"r", "i", "c", "p", "v", "omega"}`, as in a state fixture.
+async fn put_trust(
+    State(app): State<Arc<App>>,
+    Path(did): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    did_of(&did)?;
+    let bytes = read_body(&app, body).await?;
+    let value: serde_json::Value =
+        serde_json::from_str(text(&bytes)?).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // Read as a fixture reads it: the same rules and messages.
+    let fixture = serde_json::json!({"trust": {did.clone(): value}}).to_string();
+    let parsed = UnifiedState::from_json(&fixture).map_err(|e| ApiError::bad_request(chain(&e)))?;
+    let trust = parsed.trust(&did).to_array();
+    operate(app, erynoa_store::OperatorChange::SetTrust { did, trust }).await
+}
+
+async fn get_trust(
+    State(app): State<Arc<App>>,
+    Path(did): Path<String>,
+) -> Result<Response, ApiError> {
+    did_of(&did)?;
+    let t = app.state.trust(&did);
+    Ok(json(&serde_json::json!({
+        "did": did,
+        "trust": {"r": t.r, "i": t.i, "c": t.c, "p": t.p, "v": t.v, "omega": t.omega},
+        "credentials": app.state.credentials(&did),
+    })))
+}
+
+async fn grant(
+    State(app): State<Arc<App>>,
+    Path((did, schema)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    did_of(&did)?;
+    operate(app, erynoa_store::OperatorChange::Grant { did, schema }).await
+}
+
+async fn revoke(
+    State(app): State<Arc<App>>,
+    Path((did, schema)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    did_of(&did)?;
+    operate(app, erynoa_store::OperatorChange::Revoke { did, schema }).await
 }
 
 async fn log_head(State(app): State<Arc<App>>) -> Result<Response, ApiError> {

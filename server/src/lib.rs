@@ -57,6 +57,8 @@ pub(crate) struct App {
     log: Option<Arc<erynoa_store::Log>>,
     /// Whether a decision waits for its entry's fsync before it is answered.
     wait_fsync: bool,
+    /// Held while an operator's change is logged and applied.
+    operator: std::sync::Mutex<()>,
 }
 
 /// Why the service could not start or stopped.
@@ -231,6 +233,7 @@ impl Server {
             admin_token,
             wait_fsync: config.durability == LogDurability::Immediate,
             log,
+            operator: std::sync::Mutex::new(()),
         });
         let decisions = match config.listen {
             Some(addr) => Some(bind(addr).await?),

@@ -296,3 +296,56 @@ fn a_copy_in_progress_is_never_activated_and_the_finished_file_is() {
         active_digest(at, "gate").as_deref() == Some(&*d2)
     });
 }
+
+#[test]
+fn operator_changes_and_decisions_are_logged_and_survive_a_restart() {
+    const KYC: &[u8] = b"policy \"kyc\" { require credential(\"kyc\"), \"no kyc\"  allow }\n";
+    let dir = scratch("durable");
+    std::fs::write(dir.join("trust.toml"), trust_store(&[KYC], false)).unwrap();
+    install(&dir.join("policies"), "kyc.ecl", KYC);
+    let mut config = config(&dir);
+    config.data = Some(dir.join("data"));
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let ask = |at| decide(at, "kyc", &format!(r#"{{"caller": "{ALICE}"}}"#)).1["effect"].clone();
+    let head = {
+        let server = start(config.clone());
+        assert_eq!(ask(server.decisions), "deny");
+        // Operators feed the state; each change is a log entry.
+        let path = format!("/v1/state/credentials/{ALICE}/kyc");
+        let (status, body) = http(server.admin, "PUT", &path, &[&auth], b"");
+        assert_eq!(status, 200, "{body}");
+        let path = format!("/v1/state/trust/{ALICE}");
+        let (status, body) = http(server.admin, "PUT", &path, &[&auth], b"0.75");
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = http(server.admin, "PUT", &path, &[&auth], b"{\"r\": 2}");
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(ask(server.decisions), "allow");
+        let (_, body) = http(server.admin, "GET", "/v1/log/head", &[&auth], b"");
+        let head = json(&body);
+        // deny, grant, trust, allow: four entries.
+        assert_eq!(head["sequence"], 4, "{head}");
+        head
+    };
+    // Restarted on the same data: the state comes back from the log.
+    let server = start(config.clone());
+    assert_eq!(ask(server.decisions), "allow");
+    let path = format!("/v1/state/trust/{ALICE}");
+    let (_, body) = http(server.admin, "GET", &path, &[&auth], b"");
+    let v = json(&body);
+    assert_eq!(
+        (v["trust"]["r"].as_f64(), &v["credentials"][0]),
+        (Some(0.75), &Value::from("kyc"))
+    );
+    // Revoked: denied again, and still after another restart.
+    let path = format!("/v1/state/credentials/{ALICE}/kyc");
+    assert_eq!(http(server.admin, "DELETE", &path, &[&auth], b"").0, 200);
+    assert_eq!(ask(server.decisions), "deny");
+    drop(server);
+    let server = start(config);
+    assert_eq!(ask(server.decisions), "deny");
+    drop(server);
+    let report = erynoa_store::verify(&dir.join("data")).unwrap();
+    assert_eq!(report.broken, None);
+    assert!(report.entries > 4);
+    assert_ne!(report.head, head["hash"].as_str().unwrap());
+}

@@ -457,6 +457,54 @@ impl Journal for Log {
     }
 }
 
+/// An operator's change to the state (admin API, `erynoa state import`):
+/// logged as an `operator` entry, applied after it is durable, replayed
+/// like a commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+pub enum OperatorChange {
+    /// Sets a DID's trust vector.
+    SetTrust {
+        /// The DID.
+        did: String,
+        /// R, I, C, P, V, Ω, each in [0, 1].
+        trust: [f64; 6],
+    },
+    /// Grants a credential.
+    Grant {
+        /// The DID.
+        did: String,
+        /// The credential's schema.
+        schema: String,
+    },
+    /// Takes a credential away.
+    Revoke {
+        /// The DID.
+        did: String,
+        /// The credential's schema.
+        schema: String,
+    },
+}
+
+impl OperatorChange {
+    /// Applies the change to `state`.
+    pub fn apply(&self, state: &UnifiedState) -> Result<(), String> {
+        match self {
+            OperatorChange::SetTrust { did, trust } => state
+                .set_trust(did, erynoa_host::TrustVector::from_array(*trust))
+                .map_err(|e| e.to_string()),
+            OperatorChange::Grant { did, schema } => {
+                state.grant_credential(did, schema);
+                Ok(())
+            }
+            OperatorChange::Revoke { did, schema } => {
+                state.revoke_credential(did, schema);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -587,7 +635,7 @@ pub fn entries(dir: &Path, since: u64) -> Result<Vec<(Entry, String)>, StoreErro
     }
 }
 
-/// Applies every `commit` entry of the log in `dir` to `state`, in order:
+/// Applies every `commit` and `operator` entry of the log in `dir` to `state`, in order:
 /// the projection the log is the source of. Returns how many entries were read.
 pub fn replay(dir: &Path, state: &UnifiedState) -> Result<u64, StoreError> {
     #[derive(Deserialize)]
@@ -607,6 +655,18 @@ pub fn replay(dir: &Path, state: &UnifiedState) -> Result<u64, StoreError> {
     let mut read = 0;
     for (entry, _) in entries(dir, 0)? {
         read = entry.seq;
+        if entry.kind == "operator" {
+            let change: OperatorChange =
+                serde_json::from_str(entry.body.get()).map_err(|e| StoreError::Entry {
+                    seq: entry.seq,
+                    message: format!("not an operator change: {e}"),
+                })?;
+            change.apply(state).map_err(|message| StoreError::Entry {
+                seq: entry.seq,
+                message,
+            })?;
+            continue;
+        }
         if entry.kind != "commit" {
             continue;
         }

@@ -1,5 +1,6 @@
 //! `erynoa log` and `erynoa state`: what a data directory's log holds.
 
+use anyhow::Context as _;
 use erynoa_host::{UnifiedState, printable};
 
 use crate::args::{LogCommand, StateCommand};
@@ -68,8 +69,8 @@ fn line(entry: &erynoa_store::Entry, hash: &str) -> serde_json::Value {
     })
 }
 
-/// One line for people: a decision's policy, effect and reason; a commit's
-/// realm and writes.
+/// One line for people: a decision's policy, caller, effect and reason; an
+/// operator's change; a commit's policy, realm and writes.
 fn summary(body: &serde_json::Value) -> String {
     if let Some(effect) = body["effect"].as_str() {
         return format!(
@@ -80,6 +81,16 @@ fn summary(body: &serde_json::Value) -> String {
             body["reason"].as_str().unwrap_or("")
         );
     }
+    if let Some(op) = body["op"].as_str() {
+        return format!(
+            "{op} {} {}",
+            body["did"].as_str().unwrap_or("?"),
+            body.get("schema")
+                .or(body.get("trust"))
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+    }
     let writes = body["writes"].as_array().map_or(0, Vec::len);
     format!(
         "{} {} wrote {writes}",
@@ -88,14 +99,75 @@ fn summary(body: &serde_json::Value) -> String {
     )
 }
 
+/// The state a log rebuilds over an optional fixture.
+fn rebuilt(
+    data: &std::path::Path,
+    state: Option<&std::path::Path>,
+) -> anyhow::Result<(UnifiedState, u64)> {
+    let projection = match state {
+        Some(path) => UnifiedState::from_file(path)?,
+        None => UnifiedState::new(),
+    };
+    let read = erynoa_store::replay(data, &projection)?;
+    Ok((projection, read))
+}
+
 pub fn state(command: StateCommand) -> anyhow::Result<ExitStatus> {
     match command {
+        StateCommand::Import { data, file } => {
+            let text = erynoa_host::json::read_text_file(&file, erynoa_host::json::MAX_INPUT_BYTES)
+                .with_context(|| format!("cannot read `{}`", file.display()))?;
+            // Every change is checked on a scratch state before any is logged.
+            let scratch = UnifiedState::new();
+            let mut changes = Vec::new();
+            for (n, line) in text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+            {
+                erynoa_host::json::check_unique_keys(line)
+                    .with_context(|| format!("{}:{}", file.display(), n + 1))?;
+                let change: erynoa_store::OperatorChange = serde_json::from_str(line)
+                    .with_context(|| format!("{}:{}", file.display(), n + 1))?;
+                let did = match &change {
+                    erynoa_store::OperatorChange::SetTrust { did, .. }
+                    | erynoa_store::OperatorChange::Grant { did, .. }
+                    | erynoa_store::OperatorChange::Revoke { did, .. } => did,
+                };
+                anyhow::ensure!(
+                    erynoa_core::is_did(did),
+                    "{}:{}: `{}` is not a DID",
+                    file.display(),
+                    n + 1,
+                    printable(did)
+                );
+                change
+                    .apply(&scratch)
+                    .map_err(|e| anyhow::anyhow!("{}:{}: {e}", file.display(), n + 1))?;
+                changes.push(change);
+            }
+            let log = erynoa_store::Log::open(&data, erynoa_store::Durability::Immediate)?;
+            let mut last = 0;
+            for change in &changes {
+                last = log.append("operator", change)?;
+            }
+            log.wait_durable(last, std::time::Duration::from_secs(30))?;
+            println!("{} changes logged, up to entry {last}", changes.len());
+            Ok(ExitStatus::Success)
+        }
+        StateCommand::Get { data, state, did } => {
+            let (projection, _) = rebuilt(&data, state.as_deref())?;
+            let t = projection.trust(&did);
+            let answer = serde_json::json!({
+                "did": did,
+                "trust": {"r": t.r, "i": t.i, "c": t.c, "p": t.p, "v": t.v, "omega": t.omega},
+                "credentials": projection.credentials(&did),
+            });
+            println!("{answer}");
+            Ok(ExitStatus::Success)
+        }
         StateCommand::Digest { data, state } => {
-            let projection = match &state {
-                Some(path) => UnifiedState::from_file(path)?,
-                None => UnifiedState::new(),
-            };
-            let read = erynoa_store::replay(&data, &projection)?;
+            let (projection, read) = rebuilt(&data, state.as_deref())?;
             println!("{}  ({read} entries replayed)", projection.digest());
             Ok(ExitStatus::Success)
         }
