@@ -635,9 +635,8 @@ pub fn entries(dir: &Path, since: u64) -> Result<Vec<(Entry, String)>, StoreErro
     }
 }
 
-/// Applies every `commit` and `operator` entry of the log in `dir` to `state`, in order:
-/// the projection the log is the source of. Returns how many entries were read.
-pub fn replay(dir: &Path, state: &UnifiedState) -> Result<u64, StoreError> {
+/// Applies one stored entry to `state` if it changes it.
+fn apply_entry(seq: u64, bytes: &[u8], state: &UnifiedState) -> Result<(), StoreError> {
     #[derive(Deserialize)]
     struct Write {
         store: String,
@@ -649,40 +648,59 @@ pub fn replay(dir: &Path, state: &UnifiedState) -> Result<u64, StoreError> {
         realm: String,
         writes: Vec<Write>,
     }
+    #[derive(Deserialize)]
+    struct Stored<'a> {
+        kind: &'a str,
+        #[serde(borrow)]
+        body: &'a serde_json::value::RawValue,
+    }
+    let bad = |message: String| StoreError::Entry { seq, message };
+    let entry: Stored<'_> =
+        serde_json::from_slice(bytes).map_err(|e| bad(format!("does not parse: {e}")))?;
+    match entry.kind {
+        "operator" => {
+            let change: OperatorChange = serde_json::from_str(entry.body.get())
+                .map_err(|e| bad(format!("not an operator change: {e}")))?;
+            change.apply(state).map_err(bad)
+        }
+        "commit" => {
+            let commit: Commit = serde_json::from_str(entry.body.get())
+                .map_err(|e| bad(format!("not a commit: {e}")))?;
+            for w in commit.writes {
+                match w.value {
+                    Some(v) => state.store_put(&commit.realm, &w.store, &w.key, &v),
+                    None => {
+                        state.store_delete(&commit.realm, &w.store, &w.key);
+                    }
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Applies every `commit` and `operator` entry of the log in `dir` to `state`, in order:
+/// the projection the log is the source of. Returns how many entries were read.
+pub fn replay(dir: &Path, state: &UnifiedState) -> Result<u64, StoreError> {
     if !dir.join(FILE).is_file() {
         return Ok(0);
     }
+    // Streamed: a long log is never held in memory whole.
     let mut read = 0;
-    for (entry, _) in entries(dir, 0)? {
-        read = entry.seq;
-        if entry.kind == "operator" {
-            let change: OperatorChange =
-                serde_json::from_str(entry.body.get()).map_err(|e| StoreError::Entry {
-                    seq: entry.seq,
-                    message: format!("not an operator change: {e}"),
-                })?;
-            change.apply(state).map_err(|message| StoreError::Entry {
-                seq: entry.seq,
-                message,
-            })?;
-            continue;
-        }
-        if entry.kind != "commit" {
-            continue;
-        }
-        let commit: Commit =
-            serde_json::from_str(entry.body.get()).map_err(|e| StoreError::Entry {
-                seq: entry.seq,
-                message: format!("not a commit: {e}"),
-            })?;
-        for w in commit.writes {
-            match w.value {
-                Some(v) => state.store_put(&commit.realm, &w.store, &w.key, &v),
-                None => {
-                    state.store_delete(&commit.realm, &w.store, &w.key);
-                }
+    let mut failed = None;
+    each(dir, |seq, _, bytes| {
+        read = seq;
+        match apply_entry(seq, bytes, state) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
             }
         }
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
     }
     Ok(read)
 }
