@@ -20,7 +20,9 @@ fn every_documented_operation_answers_as_documented() {
     let dir = scratch("openapi");
     std::fs::write(dir.join("trust.toml"), trust_store(&[DENY_ECL], false)).unwrap();
     install(&dir.join("policies"), "closed.ecl", DENY_ECL);
-    let server = start(config(&dir));
+    let mut config = config(&dir);
+    config.data = Some(dir.join("data"));
+    let server = start(config);
     let digest = erynoa_host::digest(DENY_ECL);
     let auth = format!("Authorization: Bearer {TOKEN}");
     let request = format!(r#"{{"caller": "{ALICE}"}}"#);
@@ -33,7 +35,11 @@ fn every_documented_operation_answers_as_documented() {
             } else {
                 server.decisions
             };
-            let mut url = path.replace("{policy}", "closed").replace("{id}", "closed");
+            let mut url = path
+                .replace("{policy}", "closed")
+                .replace("{id}", "closed")
+                .replace("{did}", ALICE)
+                .replace("{schema}", "kyc");
             if path.ends_with("/activate") {
                 url.push_str(&format!("?digest={digest}"));
             } else if path.ends_with("/rollback") {
@@ -44,6 +50,8 @@ fn every_documented_operation_answers_as_documented() {
                 format!("[{request}, {request}]")
             } else if path.starts_with("/v1/decide") {
                 request.clone()
+            } else if path.starts_with("/v1/state/trust") && method == "put" {
+                "0.5".to_owned()
             } else {
                 String::new()
             };
@@ -76,5 +84,5 @@ fn every_documented_operation_answers_as_documented() {
             }
         }
     }
-    assert_eq!(checked, 9, "every operation");
+    assert_eq!(checked, 14, "every operation");
 }
