@@ -903,7 +903,6 @@ fn try_post(addr: &str, path: &str, body: &str) -> Option<String> {
 
 #[test]
 fn serve_answers_rescans_on_sighup_and_stops_on_sigterm() {
-    use std::io::BufRead as _;
     let dir = scratch("serve");
     std::fs::create_dir_all(dir.join("policies")).expect("dir");
     let deny = "policy \"p\" { deny \"closed\" }\n";
@@ -923,21 +922,7 @@ fn serve_answers_rescans_on_sighup_and_stops_on_sigterm() {
          [ext_authz]\nlisten = \"127.0.0.1:0\"\n",
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))
-        .current_dir(&dir)
-        .args(["serve", "--config", "erynoa.toml"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start");
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a line").expect("text");
-    let addr = first
-        .split("decisions on http://")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .unwrap_or_else(|| panic!("no address in {first:?}"))
-        .to_owned();
+    let (mut child, addr) = serve_in(&dir);
     let request = r#"{"caller": "did:e:alice"}"#;
     assert!(post(&addr, "/v1/decide/p", request).contains(r#""effect":"deny""#));
 

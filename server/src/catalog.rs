@@ -19,6 +19,7 @@ use erynoa_host::json::{MAX_INPUT_BYTES, read_file};
 use erynoa_host::{ComponentEngine, ExecutionMode, Policy, PolicySource, Trust, TrustStore};
 use serde::Serialize;
 
+use crate::chain;
 use crate::metrics::Metrics;
 
 /// One loaded version of a policy.
@@ -202,17 +203,6 @@ fn policy_file(name: &str) -> Option<(String, Kind)> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     valid.then(|| (stem.to_owned(), kind))
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 impl Catalog {

@@ -17,8 +17,8 @@ use erynoa_host::{Evaluation, Request, UnifiedState};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::App;
 use crate::catalog::{CatalogError, Version};
+use crate::{App, chain};
 
 /// Most requests in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -59,17 +59,6 @@ impl IntoResponse for ApiError {
         }
         response
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// The decisions listener's routes.
@@ -218,6 +207,22 @@ struct Gas {
     realm: u64,
 }
 
+impl Gas {
+    fn of(e: &Evaluation) -> Gas {
+        Gas {
+            total: e.gas_used,
+            network: e.gas.network,
+            compute: e.gas.compute,
+            storage: e.gas.storage,
+            realm: e.gas.realm,
+        }
+    }
+}
+
+fn duration_us(e: &Evaluation) -> u64 {
+    u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX)
+}
+
 fn answer<'a>(id: &'a str, version: &'a Version, d: &'a Decided) -> Answer<'a> {
     let info = version.policy.info();
     let e = &d.evaluation;
@@ -232,15 +237,9 @@ fn answer<'a>(id: &'a str, version: &'a Version, d: &'a Decided) -> Answer<'a> {
         effect: e.effect,
         reason: e.reason.as_deref(),
         failure: e.failure.as_ref(),
-        gas: Gas {
-            total: e.gas_used,
-            network: e.gas.network,
-            compute: e.gas.compute,
-            storage: e.gas.storage,
-            realm: e.gas.realm,
-        },
+        gas: Gas::of(e),
         mana: e.mana_used,
-        duration_us: u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX),
+        duration_us: duration_us(e),
     }
 }
 
@@ -355,15 +354,9 @@ fn decision_entry(
         effect: e.effect,
         reason: e.reason.as_deref(),
         failure: e.failure.as_ref().map(|f| f.kind()),
-        gas: Gas {
-            total: e.gas_used,
-            network: e.gas.network,
-            compute: e.gas.compute,
-            storage: e.gas.storage,
-            realm: e.gas.realm,
-        },
+        gas: Gas::of(e),
         mana: e.mana_used,
-        duration_us: u64::try_from(e.duration.as_micros()).unwrap_or(u64::MAX),
+        duration_us: duration_us(e),
         commit: e.changes.sequence,
     };
     serde_json::value::to_raw_value(&record).map_err(|e| e.to_string())

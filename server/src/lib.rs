@@ -41,6 +41,19 @@ pub use crate::http::MAX_BATCH;
 pub use crate::metrics::Metrics;
 pub use crate::tls::{TlsConfig, TlsError};
 
+/// An error and its causes, on one line: what operators read in answers,
+/// logs and `GET /v1/policies`.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// What the handlers share.
 pub(crate) struct App {
     catalog: Arc<Catalog>,

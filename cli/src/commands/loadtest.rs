@@ -46,18 +46,7 @@ pub fn execute(args: LoadtestArgs, format: Format) -> anyhow::Result<ExitStatus>
         return grpc::execute(args, format);
     }
     let target = Target::parse(&args.url)?;
-    let text = erynoa_host::json::read_text_file(&args.request, erynoa_host::json::MAX_INPUT_BYTES)
-        .with_context(|| format!("cannot read `{}`", args.request.display()))?;
-    // Checked as the service would, then sent as written.
-    erynoa_host::Request::many_from_json(&text)
-        .with_context(|| format!("in `{}`", args.request.display()))?;
-    let items: Vec<String> = match serde_json::from_str::<serde_json::Value>(&text)? {
-        serde_json::Value::Array(items) => items.iter().map(ToString::to_string).collect(),
-        one => vec![one.to_string()],
-    };
-    if items.is_empty() {
-        bail!("`{}` holds no requests", args.request.display());
-    }
+    let items: Vec<String> = requests(&args)?.iter().map(ToString::to_string).collect();
     let batch = u64::from(args.batch);
     let bodies: Vec<String> = if batch > 1 {
         (0..items.len())
@@ -84,17 +73,40 @@ pub fn execute(args: LoadtestArgs, format: Format) -> anyhow::Result<ExitStatus>
             let bodies = bodies.clone();
             std::thread::spawn(move || {
                 let offset = interval.mul_f64(c as f64 / connections as f64);
-                drive(&target, &bodies, start + offset, interval, warmup, duration)
+                let schedule = Schedule {
+                    first: start + offset,
+                    interval,
+                    warmup,
+                    duration,
+                };
+                drive(&target, &bodies, schedule)
             })
         })
         .collect();
+    let mut dones = Vec::new();
+    for w in workers {
+        dones.push(
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a load thread panicked"))??,
+        );
+    }
+    let report = summarize(&args, batch, start + warmup, duration, dones)?;
+    finish(&report, format)
+}
+
+/// The report of every connection's run, measured from `from` for `duration`.
+pub(super) fn summarize(
+    args: &LoadtestArgs,
+    batch: u64,
+    from: Instant,
+    duration: Duration,
+    dones: Vec<Done>,
+) -> anyhow::Result<Report> {
+    let connections = dones.len();
     let mut latency = Histogram::<u64>::new(3).context("histogram")?;
     let (mut answered, mut errors) = (0u64, 0u64);
-    let mut last = start + warmup;
-    for w in workers {
-        let done = w
-            .join()
-            .map_err(|_| anyhow::anyhow!("a load thread panicked"))??;
+    let mut last = from;
+    for done in dones {
         latency.add(&done.latency).context("histogram")?;
         answered += done.answered;
         errors += done.errors;
@@ -102,9 +114,9 @@ pub fn execute(args: LoadtestArgs, format: Format) -> anyhow::Result<ExitStatus>
     }
     // Over the time it took to answer them: a server that fell behind
     // answers fewer per second than were asked for.
-    let took = (last - (start + warmup)).max(duration);
+    let took = (last - from).max(duration);
     let us = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
-    let report = Report {
+    Ok(Report {
         url: args.url.clone(),
         rate: args.rate,
         batch,
@@ -117,8 +129,25 @@ pub fn execute(args: LoadtestArgs, format: Format) -> anyhow::Result<ExitStatus>
         p99_us: us(0.99),
         p999_us: us(0.999),
         max_us: latency.max() as f64 / 1000.0,
+    })
+}
+
+/// The requests of `--request`, checked as the service would check them,
+/// then sent as written; at least one.
+pub(super) fn requests(args: &LoadtestArgs) -> anyhow::Result<Vec<serde_json::Value>> {
+    let path = &args.request;
+    let text = erynoa_host::json::read_text_file(path, erynoa_host::json::MAX_INPUT_BYTES)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    erynoa_host::Request::many_from_json(&text)
+        .with_context(|| format!("in `{}`", path.display()))?;
+    let items = match serde_json::from_str::<serde_json::Value>(&text)? {
+        serde_json::Value::Array(items) => items,
+        one => vec![one],
     };
-    finish(&report, format)
+    if items.is_empty() {
+        bail!("`{}` holds no requests", path.display());
+    }
+    Ok(items)
 }
 
 /// Prints the report; fails the command if any request was not answered.
@@ -176,7 +205,8 @@ impl Target {
     }
 }
 
-struct Done {
+/// What one connection measured.
+pub(super) struct Done {
     latency: Histogram<u64>,
     answered: u64,
     errors: u64,
@@ -184,34 +214,32 @@ struct Done {
     last: Option<Instant>,
 }
 
-/// One connection: a request every `interval` from `first`, measured
+/// When one connection sends: from `first`, every `interval`, measured
 /// after `warmup` for `duration`.
-fn drive(
-    target: &Target,
-    bodies: &[String],
-    first: Instant,
-    interval: Duration,
-    warmup: Duration,
-    duration: Duration,
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Schedule {
+    pub(super) first: Instant,
+    pub(super) interval: Duration,
+    pub(super) warmup: Duration,
+    pub(super) duration: Duration,
+}
+
+/// Calls `send(k)` at each intended time of `schedule`; `send` says whether
+/// the answer was one. Latency is from the intended time.
+pub(super) fn open_loop(
+    schedule: Schedule,
+    mut send: impl FnMut(u64) -> anyhow::Result<bool>,
 ) -> anyhow::Result<Done> {
-    let stream = TcpStream::connect(target.addr)
-        .with_context(|| format!("cannot connect to {}", target.addr))?;
-    stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
     let mut done = Done {
         latency: Histogram::new(3).context("histogram")?,
         answered: 0,
         errors: 0,
         last: None,
     };
-    let measure_from = first + warmup;
-    let end = measure_from + duration;
-    let mut head = String::new();
-    let mut body = Vec::new();
+    let measure_from = schedule.first + schedule.warmup;
+    let end = measure_from + schedule.duration;
     for k in 0u64.. {
-        let intended = first + interval.mul_f64(k as f64);
+        let intended = schedule.first + schedule.interval.mul_f64(k as f64);
         if intended >= end {
             break;
         }
@@ -219,19 +247,11 @@ fn drive(
         if intended > now {
             std::thread::sleep(intended - now);
         }
-        let payload = &bodies[k as usize % bodies.len()];
-        write!(
-            writer,
-            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-            target.path,
-            target.host,
-            payload.len()
-        )?;
-        let status = read_response(&mut reader, &mut head, &mut body)?;
+        let answered = send(k)?;
         let took = intended.elapsed();
         if intended >= measure_from {
             done.last = Some(Instant::now());
-            if status == 200 {
+            if answered {
                 done.answered += 1;
                 done.latency
                     .record(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX))
@@ -242,6 +262,29 @@ fn drive(
         }
     }
     Ok(done)
+}
+
+/// One keep-alive connection sending `bodies` in turn.
+fn drive(target: &Target, bodies: &[String], schedule: Schedule) -> anyhow::Result<Done> {
+    let stream = TcpStream::connect(target.addr)
+        .with_context(|| format!("cannot connect to {}", target.addr))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut body = Vec::new();
+    open_loop(schedule, |k| {
+        let payload = &bodies[k as usize % bodies.len()];
+        write!(
+            writer,
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+            target.path,
+            target.host,
+            payload.len()
+        )?;
+        Ok(read_response(&mut reader, &mut head, &mut body)? == 200)
+    })
 }
 
 /// Reads one response with a Content-Length body; its status.
