@@ -84,6 +84,13 @@ param_headers = []
 # prefix = "/payments/"
 # policy = "kyc"
 
+# Request parameters the decision log leaves out, or keeps only as a
+# sha256 digest of their value (the entry's request_digest is of the
+# whole request either way).
+[log_masking]
+drop_params = []
+hash_params = []
+
 # TLS on the HTTP listeners (rustls), each optional; files are reloaded
 # when they change. `client_ca` makes clients present a certificate (mTLS).
 # [tls.decisions]
@@ -125,6 +132,8 @@ pub struct Config {
     pub durability: LogDurability,
     /// In `batched` mode, how often the log is fsynced, in ms.
     pub batch_ms: u64,
+    /// Request parameters kept out of the decision log.
+    pub log_masking: Masking,
     /// How often files are checked, in ms.
     pub scan_interval_ms: u64,
     /// Versions kept per policy.
@@ -155,6 +164,25 @@ pub struct TlsListeners {
     pub decisions: Option<crate::tls::TlsConfig>,
     /// The admin listener's.
     pub admin: Option<crate::tls::TlsConfig>,
+}
+
+/// Which request parameters the decision log leaves out or hashes
+/// (`[log_masking]`): for secrets and personal data that the policy needs
+/// but the log should not keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Masking {
+    /// Parameters left out of the logged request.
+    pub drop_params: std::collections::BTreeSet<String>,
+    /// Parameters logged as `sha256:` of their JSON value.
+    pub hash_params: std::collections::BTreeSet<String>,
+}
+
+impl Masking {
+    /// Whether it masks nothing.
+    pub fn is_empty(&self) -> bool {
+        self.drop_params.is_empty() && self.hash_params.is_empty()
+    }
 }
 
 /// `durability` in the file.
@@ -217,6 +245,7 @@ impl Default for Config {
             data: None,
             durability: LogDurability::Immediate,
             batch_ms: 10,
+            log_masking: Masking::default(),
             scan_interval_ms: 250,
             keep_versions: 5,
             body_limit_bytes: 1 << 20,

@@ -271,20 +271,36 @@ struct RequestRecord<'a> {
     params: Params<'a>,
 }
 
-struct Params<'a>(&'a std::collections::BTreeMap<String, erynoa_host::Value>);
+/// A request's parameters as logged: those named in `drop` left out, those
+/// in `hash` replaced by `sha256:` of their JSON text.
+struct Params<'a> {
+    params: &'a std::collections::BTreeMap<String, erynoa_host::Value>,
+    mask: Option<&'a crate::config::Masking>,
+}
+
+fn param_json(v: &erynoa_host::Value) -> serde_json::Value {
+    use erynoa_host::Value as V;
+    match v {
+        V::Null => serde_json::Value::Null,
+        V::Bool(b) => serde_json::Value::Bool(*b),
+        V::Number(n) => serde_json::json!(n),
+        V::Text(t) => serde_json::Value::String(t.clone()),
+        V::Did(d) => serde_json::json!({ "did": d }),
+    }
+}
 
 impl Serialize for Params<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use erynoa_host::Value as V;
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            match v {
-                V::Null => map.serialize_entry(k, &())?,
-                V::Bool(b) => map.serialize_entry(k, b)?,
-                V::Number(n) => map.serialize_entry(k, n)?,
-                V::Text(t) => map.serialize_entry(k, t)?,
-                V::Did(d) => map.serialize_entry(k, &serde_json::json!({ "did": d }))?,
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.params {
+            match self.mask {
+                Some(m) if m.drop_params.contains(k) => {}
+                Some(m) if m.hash_params.contains(k) => {
+                    let text = param_json(v).to_string();
+                    map.serialize_entry(k, &erynoa_host::digest(text.as_bytes()))?;
+                }
+                _ => map.serialize_entry(k, &param_json(v))?,
             }
         }
         map.end()
@@ -297,7 +313,8 @@ impl Serialize for Params<'_> {
 struct DecisionRecord<'a> {
     decision_id: &'a str,
     policy: PolicyRecord<'a>,
-    /// `sha256:` of `request` as logged.
+    /// `sha256:` of the whole request (before masking), as `request` would
+    /// be written without it.
     request_digest: String,
     request: &'a serde_json::value::RawValue,
     effect: erynoa_host::Effect,
@@ -325,17 +342,30 @@ fn decision_entry(
     version: &Version,
     request: &Request,
     d: &Decided,
+    masking: Option<&crate::config::Masking>,
 ) -> Result<Box<serde_json::value::RawValue>, String> {
     let info = version.policy.info();
     let e = &d.evaluation;
-    let request = serde_json::value::to_raw_value(&RequestRecord {
+    let record_of = |mask| RequestRecord {
         caller: request.caller(),
         realm: request.realm(),
         action: request.action(),
         resource: request.resource(),
-        params: Params(request.params()),
-    })
-    .map_err(|e| e.to_string())?;
+        params: Params {
+            params: request.params(),
+            mask,
+        },
+    };
+    let raw = |r: &RequestRecord<'_>| serde_json::value::to_raw_value(r).map_err(|e| e.to_string());
+    // The digest is of the whole request, so a caller holding it can prove
+    // what was asked; the logged copy may leave parameters out.
+    let whole = raw(&record_of(None))?;
+    let request_digest = erynoa_host::digest(whole.get().as_bytes());
+    let masking = masking.filter(|m| !m.is_empty());
+    let request = match masking {
+        Some(m) => raw(&record_of(Some(m)))?,
+        None => whole,
+    };
     let record = DecisionRecord {
         decision_id: &d.decision_id,
         policy: PolicyRecord {
@@ -349,7 +379,7 @@ fn decision_entry(
                 .map(|a| a.signers.iter().map(|(name, _)| name.as_str()).collect())
                 .unwrap_or_default(),
         },
-        request_digest: erynoa_host::digest(request.get().as_bytes()),
+        request_digest,
         request: &request,
         effect: e.effect,
         reason: e.reason.as_deref(),
@@ -383,7 +413,7 @@ pub(crate) async fn evaluate(
                 decision_id: uuid::Uuid::now_v7().to_string(),
             };
             if let Some(log) = &worker.log {
-                let entry = decision_entry(&id, &version, r, &d)?;
+                let entry = decision_entry(&id, &version, r, &d, Some(&worker.masking))?;
                 last = Some(
                     log.append_raw("decision", entry)
                         .map_err(|e| e.to_string())?,

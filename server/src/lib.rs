@@ -72,6 +72,8 @@ pub(crate) struct App {
     wait_fsync: bool,
     /// Held while an operator's change is logged and applied.
     operator: std::sync::Mutex<()>,
+    /// Request parameters the decision log leaves out or hashes.
+    masking: config::Masking,
 }
 
 /// Why the service could not start or stopped.
@@ -247,6 +249,7 @@ impl Server {
             wait_fsync: config.durability == LogDurability::Immediate,
             log,
             operator: std::sync::Mutex::new(()),
+            masking: config.log_masking.clone(),
         });
         let decisions = match config.listen {
             Some(addr) => Some(bind(addr).await?),

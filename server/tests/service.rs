@@ -305,8 +305,15 @@ fn operator_changes_and_decisions_are_logged_and_survive_a_restart() {
     install(&dir.join("policies"), "kyc.ecl", KYC);
     let mut config = config(&dir);
     config.data = Some(dir.join("data"));
+    config.log_masking.drop_params.insert("secret".into());
+    config.log_masking.hash_params.insert("ssn".into());
     let auth = format!("Authorization: Bearer {TOKEN}");
-    let ask = |at| decide(at, "kyc", &format!(r#"{{"caller": "{ALICE}"}}"#)).1["effect"].clone();
+    let ask = |at| {
+        let body = format!(
+            r#"{{"caller": "{ALICE}", "params": {{"secret": "s3", "ssn": "123", "n": 1}}}}"#
+        );
+        decide(at, "kyc", &body).1["effect"].clone()
+    };
     let head = {
         let server = start(config.clone());
         assert_eq!(ask(server.decisions), "deny");
@@ -346,6 +353,30 @@ fn operator_changes_and_decisions_are_logged_and_survive_a_restart() {
     drop(server);
     let report = erynoa_store::verify(&dir.join("data")).unwrap();
     assert_eq!(report.broken, None);
+    // The log keeps the request masked as configured.
+    let (first, _) = erynoa_store::entries(&dir.join("data"), 1)
+        .unwrap()
+        .remove(0);
+    let logged: Value = serde_json::from_str(first.body.get()).unwrap();
+    assert_eq!(
+        logged["request"]["params"]["n"].as_f64(),
+        Some(1.0),
+        "{logged}"
+    );
+    assert!(
+        logged["request"]["params"].get("secret").is_none(),
+        "{logged}"
+    );
+    assert_eq!(
+        logged["request"]["params"]["ssn"],
+        erynoa_host::digest(b"\"123\"")
+    );
+    assert!(
+        logged["request_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
     assert!(report.entries > 4);
     assert_ne!(report.head, head["hash"].as_str().unwrap());
 }
