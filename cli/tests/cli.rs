@@ -1166,3 +1166,68 @@ fn state_import_checks_every_change_before_logging_any() {
         stdout(&verify)
     );
 }
+
+#[test]
+fn run_with_a_data_directory_keeps_the_state_between_runs() {
+    let dir = scratch("run-data");
+    std::fs::write(
+        dir.join("count.ecl"),
+        "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n        deny \"1\"\n    }\n    store_put(\"counts\", \"total\", str(num(n) + 1))\n    deny str(num(n) + 1)\n}\n",
+    )
+    .expect("policy");
+    std::fs::write(dir.join("r.json"), r#"{"caller": "did:e:a"}"#).expect("request");
+    // A deny commits nothing: each run's count is the fixture's (none).
+    for _ in 0..2 {
+        let out = erynoa(
+            &dir,
+            &[
+                "run",
+                "--allow-unsigned",
+                "-p",
+                "count.ecl",
+                "-r",
+                "r.json",
+                "--data",
+                "data",
+            ],
+        );
+        assert!(stdout(&out).contains("reason    1"), "{}", stdout(&out));
+    }
+    std::fs::write(
+        dir.join("count.ecl"),
+        "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n    } else {\n        store_put(\"counts\", \"total\", str(num(n) + 1))\n    }\n    allow\n}\n",
+    )
+    .expect("policy");
+    for _ in 0..3 {
+        let out = erynoa(
+            &dir,
+            &[
+                "run",
+                "--allow-unsigned",
+                "-p",
+                "count.ecl",
+                "-r",
+                "r.json",
+                "--data",
+                "data",
+            ],
+        );
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let export = erynoa(&dir, &["log", "export", "--data", "data"]);
+    let values: Vec<String> = stdout(&export)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["body"]["writes"][0]["value"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        values,
+        ["1", "2", "3"],
+        "three allowed runs, counted across processes"
+    );
+}

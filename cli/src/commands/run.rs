@@ -102,6 +102,13 @@ fn default_cache_key() -> anyhow::Result<std::path::PathBuf> {
 pub fn execute(args: RunArgs, format: Format) -> anyhow::Result<ExitStatus> {
     let inputs = Inputs::load(&args.inputs)?;
     let limits = inputs.limits;
+    // The log closes (and flushes) when the last state holding it drops.
+    if let Some(dir) = &args.data {
+        erynoa_store::replay(dir, &inputs.state)?;
+        let log = erynoa_store::Log::open(dir, erynoa_store::Durability::Immediate)?;
+        // A fresh state has no journal yet.
+        let _ = inputs.state.set_journal(Arc::new(log));
+    }
     let replay: Option<Vec<Recorded>> = match &args.replay {
         Some(path) => {
             let text = read_text_file(path, MAX_INPUT_BYTES)
