@@ -82,6 +82,7 @@ pub(crate) fn admin(app: Arc<App>) -> Router {
         .route("/v1/policies/{id}/activate", post(activate))
         .route("/v1/reload", post(reload))
         .route("/v1/log/head", get(log_head))
+        .route("/v1/log/entries", get(log_entries))
         .route("/v1/state/trust/{did}", get(get_trust).put(put_trust))
         .route(
             "/v1/state/credentials/{did}/{schema}",
@@ -727,6 +728,48 @@ async fn revoke(
 ) -> Result<Response, ApiError> {
     did_of(&did)?;
     operate(app, erynoa_store::OperatorChange::Revoke { did, schema }).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntriesQuery {
+    since: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// Most entries one `GET /v1/log/entries` answers.
+const MAX_ENTRIES: usize = 10_000;
+
+/// `GET /v1/log/entries?since=SEQ&limit=N`: written entries, oldest first,
+/// for shipping the log elsewhere while the service runs (poll with
+/// `since` = the last sequence seen + 1).
+async fn log_entries(
+    State(app): State<Arc<App>>,
+    Query(q): Query<EntriesQuery>,
+) -> Result<Response, ApiError> {
+    let log = app
+        .log
+        .clone()
+        .ok_or_else(|| ApiError::not_found("the service keeps no log (no `data` directory)"))?;
+    let limit = q.limit.unwrap_or(1000).clamp(1, MAX_ENTRIES);
+    let since = q.since.unwrap_or(1);
+    let read = tokio::task::spawn_blocking(move || log.entries(since, limit))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the read did not finish",
+            )
+        })?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    let entries: Vec<serde_json::Value> = read
+        .iter()
+        .map(|(e, hash)| {
+            serde_json::json!({"seq": e.seq, "time_ms": e.time_ms, "kind": e.kind, "hash": hash, "body": e.body})
+        })
+        .collect();
+    Ok(json(&entries))
 }
 
 async fn log_head(State(app): State<Arc<App>>) -> Result<Response, ApiError> {

@@ -84,5 +84,5 @@ fn every_documented_operation_answers_as_documented() {
             }
         }
     }
-    assert_eq!(checked, 14, "every operation");
+    assert_eq!(checked, 15, "every operation");
 }

@@ -331,6 +331,34 @@ fn operator_changes_and_decisions_are_logged_and_survive_a_restart() {
         let head = json(&body);
         // deny, grant, trust, allow: four entries.
         assert_eq!(head["sequence"], 4, "{head}");
+        // Shipped while the service runs, in pages.
+        let (status, body) = http(
+            server.admin,
+            "GET",
+            "/v1/log/entries?since=2&limit=2",
+            &[&auth],
+            b"",
+        );
+        assert_eq!(status, 200, "{body}");
+        let page = json(&body);
+        let kinds: Vec<&str> = page
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            (page[0]["seq"].as_u64(), kinds),
+            (Some(2), vec!["operator", "operator"])
+        );
+        let (_, body) = http(
+            server.admin,
+            "GET",
+            "/v1/log/entries?since=4",
+            &[&auth],
+            b"",
+        );
+        assert_eq!(json(&body)[0]["hash"], head["hash"]);
         head
     };
     // Restarted on the same data: the state comes back from the log.

@@ -155,6 +155,9 @@ struct Queue {
 pub struct Log {
     shared: Arc<Shared>,
     writer: Option<std::thread::JoinHandle<()>>,
+    /// Shared with the writer: readers in this process use their own read
+    /// transactions (redb lets no other process open the file).
+    db: Arc<Database>,
     path: PathBuf,
 }
 
@@ -197,7 +200,7 @@ impl Log {
             error,
         })?;
         let path = dir.join(FILE);
-        let db = Database::create(&path).map_err(|e| redb_error(&path, e))?;
+        let db = Arc::new(Database::create(&path).map_err(|e| redb_error(&path, e))?);
         let (last, prev) = head(&db, &path)?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -214,6 +217,7 @@ impl Log {
         let writer = {
             let shared = shared.clone();
             let path = path.clone();
+            let db = db.clone();
             std::thread::Builder::new()
                 .name("erynoa-log".into())
                 .spawn(move || write_loop(&db, &path, &shared, prev, durability))
@@ -225,6 +229,7 @@ impl Log {
         Ok(Log {
             shared,
             writer: Some(writer),
+            db,
             path,
         })
     }
@@ -313,6 +318,12 @@ impl Log {
     pub fn head(&self) -> (u64, String) {
         let q = self.lock();
         (q.written.0, hex(&q.written.1))
+    }
+
+    /// Up to `limit` written entries from `since` on, with their hashes:
+    /// reading the log while this process has it open.
+    pub fn entries(&self, since: u64, limit: usize) -> Result<Vec<(Entry, String)>, StoreError> {
+        collect(|f| each_in(&self.db, &self.path, since, f), limit)
     }
 
     /// Entries waiting for the writer.
@@ -583,16 +594,26 @@ fn prev_hash(hex_text: &str) -> [u8; 32] {
 
 /// Calls `f(seq, hash, bytes)` for each stored entry in order, until it
 /// returns false.
-fn each(dir: &Path, mut f: impl FnMut(u64, [u8; 32], &[u8]) -> bool) -> Result<(), StoreError> {
+fn each(dir: &Path, f: impl FnMut(u64, [u8; 32], &[u8]) -> bool) -> Result<(), StoreError> {
     let (db, path) = open_read(dir)?;
-    let read = db.begin_read().map_err(|e| redb_error(&path, e))?;
+    each_in(&db, &path, 0, f)
+}
+
+/// [`each`] on an open database, from entry `since` on.
+fn each_in(
+    db: &Database,
+    path: &Path,
+    since: u64,
+    mut f: impl FnMut(u64, [u8; 32], &[u8]) -> bool,
+) -> Result<(), StoreError> {
+    let read = db.begin_read().map_err(|e| redb_error(path, e))?;
     let table = match read.open_table(LOG) {
         Ok(t) => t,
         Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
-        Err(e) => return Err(redb_error(&path, e)),
+        Err(e) => return Err(redb_error(path, e)),
     };
-    for item in table.iter().map_err(|e| redb_error(&path, e))? {
-        let (seq, value) = item.map_err(|e| redb_error(&path, e))?;
+    for item in table.range(since..).map_err(|e| redb_error(path, e))? {
+        let (seq, value) = item.map_err(|e| redb_error(path, e))?;
         let (seq, value) = (seq.value(), value.value());
         let Some(hash) = value.get(..32).and_then(|h| <[u8; 32]>::try_from(h).ok()) else {
             return Err(StoreError::Entry {
@@ -607,32 +628,37 @@ fn each(dir: &Path, mut f: impl FnMut(u64, [u8; 32], &[u8]) -> bool) -> Result<(
     Ok(())
 }
 
-/// The entries from `since` (a sequence number) on, parsed, with their hashes.
-pub fn entries(dir: &Path, since: u64) -> Result<Vec<(Entry, String)>, StoreError> {
+/// Parses stored entries, at most `limit`, with their hashes.
+fn collect(
+    each: impl FnOnce(&mut dyn FnMut(u64, [u8; 32], &[u8]) -> bool) -> Result<(), StoreError>,
+    limit: usize,
+) -> Result<Vec<(Entry, String)>, StoreError> {
     let mut out = Vec::new();
     let mut bad = None;
-    each(dir, |seq, hash, bytes| {
-        if seq < since {
-            return true;
-        }
+    each(&mut |seq, hash, bytes| {
         match serde_json::from_slice::<Entry>(bytes) {
-            Ok(e) => {
-                out.push((e, hex(&hash)));
-                true
-            }
+            Ok(e) => out.push((e, hex(&hash))),
             Err(e) => {
                 bad = Some(StoreError::Entry {
                     seq,
                     message: e.to_string(),
                 });
-                false
+                return false;
             }
         }
+        out.len() < limit
     })?;
     match bad {
         Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// The entries from `since` (a sequence number) on, parsed, with their
+/// hashes, of the log in `dir` (not open in another process).
+pub fn entries(dir: &Path, since: u64) -> Result<Vec<(Entry, String)>, StoreError> {
+    let (db, path) = open_read(dir)?;
+    collect(|f| each_in(&db, &path, since, f), usize::MAX)
 }
 
 /// Applies one stored entry to `state` if it changes it.
