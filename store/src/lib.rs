@@ -256,14 +256,24 @@ impl Log {
         kind: &str,
         body: Box<serde_json::value::RawValue>,
     ) -> Result<u64, StoreError> {
+        self.push(kind, body, QUEUE_WAIT)
+    }
+
+    /// Queues an entry, waiting at most `wait` for room.
+    fn push(
+        &self,
+        kind: &str,
+        body: Box<serde_json::value::RawValue>,
+        wait: Duration,
+    ) -> Result<u64, StoreError> {
         let mut q = self.lock();
-        let deadline = Instant::now() + QUEUE_WAIT;
+        let deadline = Instant::now() + wait;
         while q.pending.len() >= QUEUE && q.failed.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(StoreError::Unavailable(
-                    "the log writer is behind; try again".into(),
-                ));
+                return Err(StoreError::Unavailable(format!(
+                    "the log writer is behind ({QUEUE} entries queued); try again"
+                )));
             }
             q = self
                 .shared
@@ -463,8 +473,16 @@ fn write_batch(
 /// Commits are journaled as `commit` entries.
 impl Journal for Log {
     fn record(&self, commit: &CommitRecord<'_>) -> Result<u64, JournalError> {
-        self.append("commit", commit)
-            .map_err(|e| JournalError(e.to_string()))
+        let body = serde_json::value::to_raw_value(commit)
+            .map_err(|e| JournalError(format!("cannot serialize the commit: {e}")))?;
+        // Called under the realm's write lock: a full queue refuses at once
+        // rather than stall every commit of the realm while it drains.
+        self.push("commit", body, Duration::ZERO)
+            .map_err(|e| match e {
+                // JournalError says "log unavailable" itself.
+                StoreError::Unavailable(why) => JournalError(why),
+                other => JournalError(other.to_string()),
+            })
     }
 }
 
