@@ -81,52 +81,128 @@ pub enum Command {
 /// `erynoa log`.
 #[derive(Debug, Subcommand)]
 pub enum LogCommand {
-    /// Walk the hash chain from the first entry; print the number of entries
-    /// and the head hash, or name the first bad entry (exit 3).
+    /// Walk the hash chain from the first stored entry, replaying the state
+    /// and checking every checkpoint on the way; print the number of
+    /// entries, the head hash and the state digest, or name the first bad
+    /// entry (exit 3). With `--export`, check an exported segment instead.
     Verify {
         /// The data directory.
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "export",
+            conflicts_with = "export"
+        )]
+        data: Option<PathBuf>,
+        /// An export or archive (JSON lines from `log export`, `log tail
+        /// --format json` or `log compact --archive`).
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
     },
     /// Print entries from `--since` on, one per line (`--format json` for
-    /// JSON lines).
+    /// export lines), from a data directory or from a running service's
+    /// admin listener.
     Tail {
-        /// The data directory.
-        #[arg(long, value_name = "DIR")]
-        data: PathBuf,
-        /// The first sequence number to print.
-        #[arg(long, value_name = "SEQ", default_value_t = 1)]
-        since: u64,
-        /// Only decisions of this policy.
+        /// The data directory (not open in a running service).
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "admin",
+            conflicts_with = "admin"
+        )]
+        data: Option<PathBuf>,
+        /// A running service's admin listener, `http://HOST:PORT`.
+        #[arg(long, value_name = "URL")]
+        admin: Option<String>,
+        /// The admin bearer token's file (with `--admin`).
+        #[arg(long, value_name = "FILE", requires = "admin")]
+        token_file: Option<PathBuf>,
+        /// The first entry to print: a sequence number, or a time (RFC 3339,
+        /// `2026-12-07T10:00:00Z`) for the first entry appended at or after it.
+        #[arg(long, value_name = "SEQ|TIME", default_value = "1", value_parser = parse_since)]
+        since: Since,
+        /// Only decisions and commits of this policy.
         #[arg(long, value_name = "ID")]
         policy: Option<String>,
+        /// Keep printing entries as they are appended (every 500 ms), until
+        /// interrupted.
+        #[arg(long)]
+        follow: bool,
     },
-    /// Every entry as a JSON line (seq, time, kind, hash, body).
+    /// Every stored entry as a JSON line (seq, time, kind, hash, body), the
+    /// body exactly as stored: `log verify --export` checks it.
     Export {
         /// The data directory.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
+    /// Checkpoint the state at the head of the log, then remove the entries
+    /// before the newest checkpoint that leaves at least `--keep` entries
+    /// (archived first with `--archive`). The chain verifies from that
+    /// checkpoint on. The service must not be running on the directory.
+    Compact {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Entries to keep at least.
+        #[arg(long, value_name = "N")]
+        keep: u64,
+        /// Write the removed entries here first (a new file; export lines).
+        #[arg(long, value_name = "FILE")]
+        archive: Option<PathBuf>,
+    },
+}
+
+/// Where `log tail` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    /// From this sequence number.
+    Seq(u64),
+    /// From the first entry appended at or after this Unix time, in ms.
+    TimeMs(u64),
+}
+
+fn parse_since(text: &str) -> Result<Since, String> {
+    if let Ok(seq) = text.parse::<u64>() {
+        return Ok(Since::Seq(seq));
+    }
+    let time = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("`{text}` is neither a sequence number nor an RFC 3339 time ({e})"))?;
+    let ms = time.unix_timestamp_nanos() / 1_000_000;
+    u64::try_from(ms)
+        .map(Since::TimeMs)
+        .map_err(|_| format!("`{text}` is before 1970"))
 }
 
 /// `erynoa state`.
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
-    /// Replay the log into a fresh state (from `--state`, a fixture, if
-    /// given) and print its digest.
+    /// The state a restart rebuilds (the newest checkpoint, then the
+    /// entries after it), as its digest.
     Digest {
         /// The data directory.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
-        /// The fixture the service started from.
-        #[arg(long, value_name = "STATE.json")]
-        state: Option<PathBuf>,
+    },
+    /// Replay the whole log from its first entry into a fresh state, check
+    /// it against every checkpoint and against the state a restart
+    /// rebuilds, and print its digest (exit 3 if anything differs).
+    Rebuild {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// The whole state as a state fixture (JSON), which `--state` reads back.
+    Export {
+        /// The data directory.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
     },
     /// Append operator changes to the log (the service must not be
-    /// running on it): JSON lines, each `{"op": "set-trust", "did", "trust":
-    /// [r, i, c, p, v, omega]}`, `{"op": "grant", "did", "schema"}` or
-    /// `{"op": "revoke", "did", "schema"}`. All are checked before any is
-    /// appended.
+    /// running on it; use `POST /v1/state/import` then): JSON lines, each
+    /// `{"op": "set-trust", "did", "trust": [r, i, c, p, v, omega]}`,
+    /// `{"op": "grant", "did", "schema"}` or `{"op": "revoke", "did",
+    /// "schema"}`. All are checked before any is appended.
     Import {
         /// The data directory.
         #[arg(long, value_name = "DIR")]
@@ -139,9 +215,6 @@ pub enum StateCommand {
         /// The data directory.
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
-        /// The fixture the service started from.
-        #[arg(long, value_name = "STATE.json")]
-        state: Option<PathBuf>,
         /// The DID.
         did: String,
     },

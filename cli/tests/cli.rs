@@ -987,7 +987,7 @@ fn killed_twenty_times_the_log_keeps_every_answered_decision_and_commit() {
     std::fs::write(
         dir.join("erynoa.toml"),
         "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata = \"data\"\n\
-         durability = \"immediate\"\n[ext_authz]\nlisten = \"127.0.0.1:0\"\n",
+         durability = \"immediate\"\ncheckpoint_every = 50\n[ext_authz]\nlisten = \"127.0.0.1:0\"\n",
     )
     .expect("config");
     let mut answered: Vec<String> = Vec::new();
@@ -1058,6 +1058,7 @@ fn killed_twenty_times_the_log_keeps_every_answered_decision_and_commit() {
                 let value = v["body"]["writes"][0]["value"].as_str().unwrap_or_default();
                 assert_eq!(value, commits.to_string(), "commit {}", v["seq"]);
             }
+            Some("checkpoint") => {}
             other => panic!("unexpected entry kind {other:?}"),
         }
     }
@@ -1067,6 +1068,15 @@ fn killed_twenty_times_the_log_keeps_every_answered_decision_and_commit() {
             "answered decision {id} is not in the log"
         );
     }
+    // Checkpoints were taken while the service was killed; the state a
+    // restart rebuilds from the newest is the state the whole log replays to.
+    let rebuild = erynoa(&dir, &["state", "rebuild", "--data", "data"]);
+    assert_eq!(code(&rebuild), 0, "{}", stdout(&rebuild));
+    assert!(
+        !stdout(&rebuild).contains(" 0 checkpoints matched"),
+        "{}",
+        stdout(&rebuild)
+    );
 }
 
 #[test]
@@ -1217,8 +1227,9 @@ fn run_with_a_data_directory_keeps_the_state_between_runs() {
     let export = erynoa(&dir, &["log", "export", "--data", "data"]);
     let values: Vec<String> = stdout(&export)
         .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .filter(|v| v["kind"] == "commit")
+        .map(|v| {
             v["body"]["writes"][0]["value"]
                 .as_str()
                 .unwrap_or_default()
@@ -1229,5 +1240,188 @@ fn run_with_a_data_directory_keeps_the_state_between_runs() {
         values,
         ["1", "2", "3"],
         "three allowed runs, counted across processes"
+    );
+}
+
+#[test]
+fn a_compacted_log_verifies_from_its_checkpoint_and_its_archive_alone() {
+    let dir = scratch("compact");
+    std::fs::write(
+        dir.join("count.ecl"),
+        "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n    } else {\n        store_put(\"counts\", \"total\", str(num(n) + 1))\n    }\n    allow\n}\n",
+    )
+    .expect("policy");
+    std::fs::write(
+        dir.join("r.json"),
+        r#"[{"caller": "did:e:a"}, {"caller": "did:e:b"}]"#,
+    )
+    .expect("requests");
+    std::fs::write(
+        dir.join("state.json"),
+        r#"{"identities": {"did:e:a": ["kyc"]}}"#,
+    )
+    .expect("fixture");
+    let run = || {
+        erynoa(
+            &dir,
+            &[
+                "run",
+                "--allow-unsigned",
+                "-p",
+                "count.ecl",
+                "-r",
+                "r.json",
+                "--state",
+                "state.json",
+                "--data",
+                "data",
+            ],
+        )
+    };
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    for _ in 0..3 {
+        assert_eq!(code(&run()), 0);
+    }
+    let digest = |dir: &Path| {
+        let out = erynoa(dir, &["state", "digest", "--data", "data"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        stdout(&out)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    // Tail: by time, by policy, as export lines.
+    let since = time::OffsetDateTime::from_unix_timestamp(started as i64)
+        .expect("a time")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339");
+    let tail = erynoa(
+        &dir,
+        &[
+            "log",
+            "tail",
+            "--data",
+            "data",
+            "--since",
+            &since,
+            "--policy",
+            "count.ecl",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&tail), 0, "{}", stderr(&tail));
+    let kinds: Vec<String> = stdout(&tail)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["kind"].to_string())
+        .collect();
+    assert!(
+        !kinds.is_empty() && kinds.iter().all(|k| k == "\"commit\""),
+        "{kinds:?}"
+    );
+    let before = digest(&dir);
+
+    // Another fixture than the one the directory started from is refused.
+    std::fs::write(dir.join("other.json"), r#"{"identities": {"did:e:z": []}}"#).expect("other");
+    let other = erynoa(
+        &dir,
+        &[
+            "run",
+            "--allow-unsigned",
+            "-p",
+            "count.ecl",
+            "-r",
+            "r.json",
+            "--state",
+            "other.json",
+            "--data",
+            "data",
+        ],
+    );
+    assert_eq!(code(&other), 1);
+    assert!(
+        stderr(&other).contains("another state fixture"),
+        "{}",
+        stderr(&other)
+    );
+
+    let out = erynoa(
+        &dir,
+        &[
+            "log",
+            "compact",
+            "--data",
+            "data",
+            "--keep",
+            "1",
+            "--archive",
+            "old.jsonl",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("entries removed (archived in old.jsonl)"),
+        "{}",
+        stdout(&out)
+    );
+    let verify = erynoa(&dir, &["log", "verify", "--data", "data"]);
+    assert_eq!(code(&verify), 0, "{}", stdout(&verify));
+    assert!(
+        stdout(&verify).contains("from the checkpoint after entry"),
+        "{}",
+        stdout(&verify)
+    );
+    assert!(stdout(&verify).contains(&before), "{}", stdout(&verify));
+    assert_eq!(digest(&dir), before, "the state survives compaction");
+    let rebuild = erynoa(&dir, &["state", "rebuild", "--data", "data"]);
+    assert_eq!(code(&rebuild), 0, "{}", stdout(&rebuild));
+
+    // The archive verifies alone; a line removed from it is named.
+    let archived = erynoa(&dir, &["log", "verify", "--export", "old.jsonl"]);
+    assert_eq!(code(&archived), 0, "{}", stdout(&archived));
+    let text = std::fs::read_to_string(dir.join("old.jsonl")).expect("archive");
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() >= 4, "{text}");
+    lines.remove(2);
+    std::fs::write(dir.join("gap.jsonl"), lines.join("\n")).expect("gap");
+    let gap = erynoa(&dir, &["log", "verify", "--export", "gap.jsonl"]);
+    assert_eq!(code(&gap), 3, "{}", stdout(&gap));
+    assert!(
+        stdout(&gap).starts_with("entry 3 breaks the chain"),
+        "{}",
+        stdout(&gap)
+    );
+
+    // The state exports as a fixture that reads back to the same digest.
+    let export = erynoa(&dir, &["state", "export", "--data", "data"]);
+    let copy = erynoa_host::UnifiedState::from_json(&stdout(&export)).expect("a fixture");
+    assert_eq!(copy.digest(), before);
+    assert!(copy.has_credential("did:e:a", "kyc"));
+
+    let later = erynoa(
+        &dir,
+        &[
+            "log",
+            "tail",
+            "--data",
+            "data",
+            "--since",
+            "2999-01-01T00:00:00Z",
+        ],
+    );
+    assert_eq!((code(&later), stdout(&later)), (0, String::new()));
+    let bad = erynoa(
+        &dir,
+        &["log", "tail", "--data", "data", "--since", "yesterday"],
+    );
+    assert_eq!(code(&bad), 1);
+    assert!(
+        stderr(&bad).contains("neither a sequence number nor an RFC 3339 time"),
+        "{}",
+        stderr(&bad)
     );
 }

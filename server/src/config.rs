@@ -33,12 +33,14 @@ policies = "policies"
 trust_store = "trust.toml"
 
 # The state policies read: a JSON fixture (trust vectors, credentials,
-# stores). Without one the state starts empty.
+# stores). Without one the state starts empty. With `data`, the fixture is
+# copied into the data directory the first time; later starts must name the
+# same fixture or none.
 # state = "state.json"
 
 # The durable log: every state change and every decision, hash-chained, in
-# DATA/erynoa.redb; the state is rebuilt from it at start. Without it the
-# state lives in memory only.
+# DATA/erynoa.redb; the state is rebuilt from it at start (from the newest
+# checkpoint). Without it the state lives in memory only.
 # data = "data"
 # `immediate`: a decision is fsynced before it is answered (group commit
 # shares fsyncs between concurrent requests). `batched`: answered once
@@ -46,6 +48,10 @@ trust_store = "trust.toml"
 # process) can lose the last `batch_ms` of decisions and their changes.
 durability = "immediate"
 batch_ms = 10
+# A checkpoint (the whole state, confirmed in the chain) is taken in the
+# background every this many entries, so that a restart replays at most
+# about this many. 0: only `erynoa log compact` takes them.
+checkpoint_every = 100000
 
 # How often the policy directory and the trust store are checked, in ms.
 scan_interval_ms = 250
@@ -132,6 +138,8 @@ pub struct Config {
     pub durability: LogDurability,
     /// In `batched` mode, how often the log is fsynced, in ms.
     pub batch_ms: u64,
+    /// Entries between background checkpoints (0: none).
+    pub checkpoint_every: u64,
     /// Request parameters kept out of the decision log.
     pub log_masking: Masking,
     /// How often files are checked, in ms.
@@ -245,6 +253,7 @@ impl Default for Config {
             data: None,
             durability: LogDurability::Immediate,
             batch_ms: 10,
+            checkpoint_every: 100_000,
             log_masking: Masking::default(),
             scan_interval_ms: 250,
             keep_versions: 5,

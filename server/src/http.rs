@@ -83,6 +83,8 @@ pub(crate) fn admin(app: Arc<App>) -> Router {
         .route("/v1/reload", post(reload))
         .route("/v1/log/head", get(log_head))
         .route("/v1/log/entries", get(log_entries))
+        .route("/v1/log/checkpoint", post(checkpoint))
+        .route("/v1/state/import", post(import))
         .route("/v1/state/trust/{did}", get(get_trust).put(put_trust))
         .route(
             "/v1/state/credentials/{did}/{schema}",
@@ -429,8 +431,13 @@ pub(crate) async fn evaluate(
         // concurrent decisions share fsyncs (group commit).
         drop(permit);
         if let (Some(log), Some(seq), true) = (&worker.log, last, worker.wait_fsync) {
+            let waited = std::time::Instant::now();
             log.wait_durable(seq, std::time::Duration::from_secs(5))
                 .map_err(|e| e.to_string())?;
+            worker
+                .metrics
+                .log_wait
+                .observe(waited.elapsed().as_secs_f64());
         }
         Ok::<_, String>(decided)
     });
@@ -641,16 +648,18 @@ async fn activate(
     Ok(json(&serde_json::json!({"policy": id, "active": digest})))
 }
 
-/// Applies an operator's change: logged (and durable) first when the
-/// service has a log, so a restart replays it; then applied.
+/// Applies operators' changes: logged (and durable) first when the service
+/// has a log, so a restart replays them; then applied, in order.
 async fn operate(
     app: Arc<App>,
-    change: erynoa_store::OperatorChange,
+    changes: Vec<erynoa_store::OperatorChange>,
 ) -> Result<Response, ApiError> {
     let worker = app.clone();
-    let done = tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        // One at a time: their log order is their apply order.
+    let count = changes.len();
+    let done = tokio::task::spawn_blocking(move || -> Result<Option<u64>, ApiError> {
+        // One batch at a time: their log order is their apply order.
         let _one = worker.operator.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = None;
         if let Some(log) = &worker.log {
             let unavailable = |e: erynoa_store::StoreError| {
                 ApiError::new(
@@ -659,20 +668,38 @@ async fn operate(
                     e.to_string(),
                 )
             };
-            let seq = log.append("operator", &change).map_err(unavailable)?;
-            log.wait_durable(seq, std::time::Duration::from_secs(5))
-                .map_err(unavailable)?;
+            for change in &changes {
+                last = Some(log.append("operator", change).map_err(unavailable)?);
+            }
+            if let Some(seq) = last {
+                log.wait_durable(seq, std::time::Duration::from_secs(5))
+                    .map_err(unavailable)?;
+            }
         }
-        change.apply(&worker.state).map_err(ApiError::bad_request)
+        for change in &changes {
+            change.apply(&worker.state).map_err(ApiError::bad_request)?;
+        }
+        Ok(last)
     });
-    done.await.map_err(|_| {
+    let logged = done.await.map_err(|_| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             "the change did not finish",
         )
     })??;
-    Ok(json(&serde_json::json!({"applied": true})))
+    Ok(json(
+        &serde_json::json!({"applied": count, "logged_through": logged}),
+    ))
+}
+
+/// `POST /v1/state/import`: JSON lines of operator changes (as `erynoa
+/// state import` reads them); every line is checked before any is logged.
+async fn import(State(app): State<Arc<App>>, body: Body) -> Result<Response, ApiError> {
+    let bytes = read_body(&app, body).await?;
+    let changes = erynoa_store::parse_changes(text(&bytes)?)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    operate(app, changes).await
 }
 
 fn did_of(did: &str) -> Result<(), ApiError> {
@@ -698,7 +725,11 @@ async fn put_trust(
     let fixture = serde_json::json!({"trust": {did.clone(): value}}).to_string();
     let parsed = UnifiedState::from_json(&fixture).map_err(|e| ApiError::bad_request(chain(&e)))?;
     let trust = parsed.trust(&did).to_array();
-    operate(app, erynoa_store::OperatorChange::SetTrust { did, trust }).await
+    operate(
+        app,
+        vec![erynoa_store::OperatorChange::SetTrust { did, trust }],
+    )
+    .await
 }
 
 async fn get_trust(
@@ -719,7 +750,11 @@ async fn grant(
     Path((did, schema)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     did_of(&did)?;
-    operate(app, erynoa_store::OperatorChange::Grant { did, schema }).await
+    operate(
+        app,
+        vec![erynoa_store::OperatorChange::Grant { did, schema }],
+    )
+    .await
 }
 
 async fn revoke(
@@ -727,7 +762,11 @@ async fn revoke(
     Path((did, schema)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     did_of(&did)?;
-    operate(app, erynoa_store::OperatorChange::Revoke { did, schema }).await
+    operate(
+        app,
+        vec![erynoa_store::OperatorChange::Revoke { did, schema }],
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -763,13 +802,48 @@ async fn log_entries(
             )
         })?
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
-    let entries: Vec<serde_json::Value> = read
+    // Export lines keep each body's exact bytes, so what is shipped
+    // verifies (`erynoa log verify --export`).
+    let lines: Vec<String> = read
         .iter()
-        .map(|(e, hash)| {
-            serde_json::json!({"seq": e.seq, "time_ms": e.time_ms, "kind": e.kind, "hash": hash, "body": e.body})
-        })
+        .map(|(e, hash)| erynoa_store::export_line(e, hash))
         .collect();
-    Ok(json(&entries))
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        format!("[{}]", lines.join(",")),
+    )
+        .into_response())
+}
+
+/// `POST /v1/log/checkpoint`: checkpoints everything written so far now
+/// (from the newest checkpoint and the entries after it, off the live
+/// state), and answers with it once its entry is durable.
+async fn checkpoint(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    let log = app
+        .log
+        .clone()
+        .ok_or_else(|| ApiError::not_found("the service keeps no log (no `data` directory)"))?;
+    let taken = tokio::task::spawn_blocking(move || log.checkpoint())
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the checkpoint did not finish",
+            )
+        })?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "log-unavailable",
+                e.to_string(),
+            )
+        })?;
+    Ok(json(&serde_json::json!({
+        "covers": taken.covers,
+        "hash": taken.hash,
+        "digest": taken.digest,
+    })))
 }
 
 async fn log_head(State(app): State<Arc<App>>) -> Result<Response, ApiError> {

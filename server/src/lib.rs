@@ -187,12 +187,16 @@ impl Server {
             .as_deref()
             .map(read_token)
             .transpose()?;
-        let state = match &config.state {
-            Some(path) => UnifiedState::from_file(path).map_err(|error| ServeError::State {
-                path: path.display().to_string(),
-                error: Box::new(error),
-            })?,
-            None => UnifiedState::new(),
+        let fixture = match &config.state {
+            Some(path) => {
+                Some(
+                    UnifiedState::from_file(path).map_err(|error| ServeError::State {
+                        path: path.display().to_string(),
+                        error: Box::new(error),
+                    })?,
+                )
+            }
+            None => None,
         };
         let tls_decisions = config
             .tls
@@ -201,8 +205,9 @@ impl Server {
             .map(tls::Tls::load)
             .transpose()?;
         let tls_admin = config.tls.admin.clone().map(tls::Tls::load).transpose()?;
-        // The state is the fixture, then everything the log committed since.
-        let log = match &config.data {
+        // With a data directory, the state is its newest checkpoint, then
+        // everything the log holds after it.
+        let (log, state) = match &config.data {
             Some(dir) => {
                 let durability = match config.durability {
                     LogDurability::Immediate => erynoa_store::Durability::Immediate,
@@ -210,14 +215,19 @@ impl Server {
                         ms: config.batch_ms.max(1),
                     },
                 };
-                let replayed = erynoa_store::replay(dir, &state)?;
-                tracing::info!(entries = replayed, "state rebuilt from the log");
-                let log = Arc::new(erynoa_store::Log::open(dir, durability)?);
+                let options = erynoa_store::Options {
+                    durability,
+                    checkpoint_every: Some(config.checkpoint_every).filter(|&n| n > 0),
+                };
+                let (log, state) = erynoa_store::Log::open_state(dir, options, fixture)?;
+                let log = Arc::new(log);
+                let (head, _) = log.head();
+                tracing::info!(entries = head, "state rebuilt from the log");
                 // A second journal cannot be set on a fresh state.
                 let _ = state.set_journal(log.clone());
-                Some(log)
+                (Some(log), state)
             }
-            None => None,
+            None => (None, fixture.unwrap_or_default()),
         };
         let engine = ComponentEngine::new(Default::default())?;
         let catalog = Arc::new(Catalog::new(

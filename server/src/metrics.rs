@@ -9,6 +9,7 @@
 //! | `erynoa_policy_active_info` (1 per active version) | `policy`, `digest` |
 //! | `erynoa_queue_depth` | |
 //! | `erynoa_log_queue_depth` | |
+//! | `erynoa_log_wait_seconds` (histogram) | |
 //! | `erynoa_rejected_total` | `reason` (`saturated`) |
 //! | `erynoa_build_info` | `version` |
 
@@ -39,6 +40,8 @@ pub struct Metrics {
     pub queue_depth: Gauge,
     /// Log entries waiting for the log writer.
     pub log_queue_depth: Gauge,
+    /// Time answers waited for their log entries to be durable.
+    pub log_wait: Histogram,
     rejected: Family<Labels, Counter>,
 }
 
@@ -98,6 +101,12 @@ impl Default for Metrics {
             "Log entries waiting for the log writer",
             log_queue_depth.clone(),
         );
+        let log_wait = latency_histogram();
+        registry.register(
+            "log_wait_seconds",
+            "Time an answer waited for its decision to be durable in the log (immediate mode)",
+            log_wait.clone(),
+        );
         let rejected = Family::<Labels, Counter>::default();
         registry.register(
             "rejected",
@@ -119,6 +128,7 @@ impl Default for Metrics {
             shown: Mutex::new(Vec::new()),
             queue_depth,
             log_queue_depth,
+            log_wait,
             rejected,
         }
     }

@@ -52,6 +52,8 @@ fn every_documented_operation_answers_as_documented() {
                 request.clone()
             } else if path.starts_with("/v1/state/trust") && method == "put" {
                 "0.5".to_owned()
+            } else if path == "/v1/state/import" {
+                format!(r#"{{"op": "grant", "did": "{ALICE}", "schema": "kyc"}}"#)
             } else {
                 String::new()
             };
@@ -84,5 +86,5 @@ fn every_documented_operation_answers_as_documented() {
             }
         }
     }
-    assert_eq!(checked, 15, "every operation");
+    assert_eq!(checked, 17, "every operation");
 }

@@ -329,13 +329,13 @@ fn operator_changes_and_decisions_are_logged_and_survive_a_restart() {
         assert_eq!(ask(server.decisions), "allow");
         let (_, body) = http(server.admin, "GET", "/v1/log/head", &[&auth], b"");
         let head = json(&body);
-        // deny, grant, trust, allow: four entries.
-        assert_eq!(head["sequence"], 4, "{head}");
+        // The first checkpoint (the fixture), deny, grant, trust, allow.
+        assert_eq!(head["sequence"], 5, "{head}");
         // Shipped while the service runs, in pages.
         let (status, body) = http(
             server.admin,
             "GET",
-            "/v1/log/entries?since=2&limit=2",
+            "/v1/log/entries?since=3&limit=2",
             &[&auth],
             b"",
         );
@@ -349,16 +349,22 @@ fn operator_changes_and_decisions_are_logged_and_survive_a_restart() {
             .collect();
         assert_eq!(
             (page[0]["seq"].as_u64(), kinds),
-            (Some(2), vec!["operator", "operator"])
+            (Some(3), vec!["operator", "operator"])
         );
         let (_, body) = http(
             server.admin,
             "GET",
-            "/v1/log/entries?since=4",
+            "/v1/log/entries?since=5",
             &[&auth],
             b"",
         );
         assert_eq!(json(&body)[0]["hash"], head["hash"]);
+        // What is shipped keeps every entry's bytes: it verifies alone.
+        let (_, body) = http(server.admin, "GET", "/v1/log/entries", &[&auth], b"");
+        let lines: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&body).unwrap();
+        let lines: Vec<&str> = lines.iter().map(|l| l.get()).collect();
+        let shipped = erynoa_store::verify_export(lines.join("\n").as_bytes()).unwrap();
+        assert_eq!((shipped.entries, shipped.broken), (5, None));
         head
     };
     // Restarted on the same data: the state comes back from the log.
@@ -382,7 +388,7 @@ fn operator_changes_and_decisions_are_logged_and_survive_a_restart() {
     let report = erynoa_store::verify(&dir.join("data")).unwrap();
     assert_eq!(report.broken, None);
     // The log keeps the request masked as configured.
-    let (first, _) = erynoa_store::entries(&dir.join("data"), 1)
+    let (first, _) = erynoa_store::entries(&dir.join("data"), 2, 1)
         .unwrap()
         .remove(0);
     let logged: Value = serde_json::from_str(first.body.get()).unwrap();
@@ -407,4 +413,89 @@ fn operator_changes_and_decisions_are_logged_and_survive_a_restart() {
     );
     assert!(report.entries > 4);
     assert_ne!(report.head, head["hash"].as_str().unwrap());
+}
+
+#[test]
+fn operators_import_in_bulk_and_checkpoint_while_the_service_runs() {
+    const KYC: &[u8] = b"policy \"kyc\" { require credential(\"kyc\"), \"no kyc\"  allow }\n";
+    let dir = scratch("bulk");
+    std::fs::write(dir.join("trust.toml"), trust_store(&[KYC], false)).unwrap();
+    install(&dir.join("policies"), "kyc.ecl", KYC);
+    let mut config = config(&dir);
+    config.data = Some(dir.join("data"));
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let ask = |at| decide(at, "kyc", &format!(r#"{{"caller": "{ALICE}"}}"#)).1["effect"].clone();
+    let digest = {
+        let server = start(config.clone());
+        // One bad line: nothing is logged or applied, and the line is named.
+        let bad = format!(
+            "{{\"op\": \"grant\", \"did\": \"{ALICE}\", \"schema\": \"kyc\"}}\n{{\"op\": \"grant\", \"did\": \"alice\", \"schema\": \"kyc\"}}\n"
+        );
+        let (status, body) = http(
+            server.admin,
+            "POST",
+            "/v1/state/import",
+            &[&auth],
+            bad.as_bytes(),
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(
+            body.contains("line 2") && body.contains("not a DID"),
+            "{body}"
+        );
+        assert_eq!(ask(server.decisions), "deny");
+        let (_, body) = http(server.admin, "GET", "/v1/log/head", &[&auth], b"");
+        let before = json(&body)["sequence"].as_u64().unwrap();
+        // Without the token: refused.
+        let (status, _) = http(
+            server.admin,
+            "POST",
+            "/v1/state/import",
+            &[],
+            bad.as_bytes(),
+        );
+        assert_eq!(status, 401);
+
+        let good = format!(
+            "{{\"op\": \"grant\", \"did\": \"{ALICE}\", \"schema\": \"kyc\"}}\n\n{{\"op\": \"set-trust\", \"did\": \"{ALICE}\", \"trust\": [0.5, 0.5, 0.5, 0.5, 0.5, 0.25]}}\n"
+        );
+        let (status, body) = http(
+            server.admin,
+            "POST",
+            "/v1/state/import",
+            &[&auth],
+            good.as_bytes(),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(json(&body)["applied"], 2, "{body}");
+        assert_eq!(
+            json(&body)["logged_through"].as_u64(),
+            Some(before + 2),
+            "{body}"
+        );
+        assert_eq!(ask(server.decisions), "allow");
+
+        // A checkpoint now covers everything written, and is confirmed in the chain.
+        let (status, body) = http(server.admin, "POST", "/v1/log/checkpoint", &[&auth], b"");
+        assert_eq!(status, 200, "{body}");
+        let taken = json(&body);
+        assert!(taken["covers"].as_u64().unwrap() >= before + 3, "{taken}");
+        taken["digest"].as_str().unwrap().to_owned()
+    };
+    // A restart starts from that checkpoint and has the imported state.
+    let restored = erynoa_store::restore(&dir.join("data"), None).unwrap();
+    assert!(restored.replayed <= 2, "{}", restored.replayed);
+    assert_eq!(restored.checkpoint.unwrap().digest, digest);
+    let report = erynoa_store::verify(&dir.join("data")).unwrap();
+    assert_eq!((report.broken, report.checkpoints), (None, 2));
+    let server = start(config);
+    assert_eq!(ask(server.decisions), "allow");
+    let (_, body) = http(
+        server.admin,
+        "GET",
+        &format!("/v1/state/trust/{ALICE}"),
+        &[&auth],
+        b"",
+    );
+    assert_eq!(json(&body)["trust"]["omega"].as_f64(), Some(0.25), "{body}");
 }

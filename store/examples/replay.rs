@@ -1,25 +1,37 @@
-//! How fast a log is written and replayed: `cargo run --release -p
-//! erynoa-store --example replay -- [ENTRIES]` writes ENTRIES commit entries
-//! (default 1,000,000; one write each, over 10,000 keys, batched mode)
-//! into a fresh directory, then times `verify` and a replay into an empty
-//! state, as a restart does.
+//! How fast a log is written, verified and restarted: `cargo run --release
+//! -p erynoa-store --example replay -- [ENTRIES] [EVERY]` writes ENTRIES
+//! commit entries (default 1,000,000; one write each, over 10,000 keys,
+//! batched mode, a checkpoint every EVERY entries, default 100,000) into a
+//! fresh directory, then times a full verify (every hash, every checkpoint,
+//! a replay from the first entry) and a restart (the newest checkpoint,
+//! then the entries after it).
 
 use std::time::{Duration, Instant};
 
 use erynoa_host::{StoreWrite, UnifiedState};
-use erynoa_store::{Durability, Log};
+use erynoa_store::{Durability, Log, Options};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: u64 = std::env::args()
-        .nth(1)
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args
+        .next()
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(1_000_000);
+    let every: u64 = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     let dir = std::env::temp_dir().join(format!("erynoa-replay-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
+    let options = Options {
+        durability: Durability::Batched { ms: 10 },
+        checkpoint_every: Some(every),
+    };
     let started = Instant::now();
     {
-        let log = Log::open(&dir, Durability::Batched { ms: 10 })?;
+        let (log, _) = Log::open_state(&dir, options, Some(UnifiedState::new()))?;
         let mut last = 0;
         for i in 0..n {
             let writes = [StoreWrite {
@@ -43,20 +55,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = erynoa_store::verify(&dir)?;
     let verified = started.elapsed();
     let started = Instant::now();
-    let state = UnifiedState::new();
-    let read = erynoa_store::replay(&dir, &state)?;
-    let replayed = started.elapsed();
+    let (log, state) = Log::open_state(&dir, options, None)?;
+    let restarted = started.elapsed();
+    let (head, _) = log.head();
+    drop(log);
+    let from = erynoa_store::restore(&dir, None)?;
     println!(
-        "{n} entries ({:.0} MB): written in {:.2} s ({:.0}/s); verified in {:.2} s ({:.0}/s, broken: {:?}); \
-         replayed in {:.2} s ({:.0}/s), {read} read",
+        "{n} entries ({:.0} MB): written in {:.2} s ({:.0}/s)\n\
+         full verify and replay from entry 1: {:.2} s ({:.0} entries/s, {} checkpoints checked, broken: {:?})\n\
+         restart (open, newest checkpoint, {} entries after it): {:.3} s, {head} entries, digest equal: {}",
         size as f64 / 1e6,
         wrote.as_secs_f64(),
         n as f64 / wrote.as_secs_f64(),
         verified.as_secs_f64(),
         report.entries as f64 / verified.as_secs_f64(),
+        report.checkpoints,
         report.broken,
-        replayed.as_secs_f64(),
-        read as f64 / replayed.as_secs_f64(),
+        from.replayed,
+        restarted.as_secs_f64(),
+        state.digest() == report.digest,
     );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -99,6 +99,27 @@ fn verify_names_the_first_changed_or_missing_entry() {
     assert_eq!((report.entries, seq), (22, 23), "{why}");
     assert!(why.contains("missing"), "{why}");
 
+    // One byte flipped in the middle of the file itself, inside entry 29.
+    let dir = scratch("flip");
+    fill(&dir, Durability::Immediate, 40);
+    let file = dir.join(erynoa_store::FILE);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let marker = br#""i":7,"#;
+    let at = bytes
+        .windows(marker.len())
+        .rposition(|w| w == marker)
+        .expect("an entry's bytes are in the file");
+    bytes[at + 4] = b'8';
+    std::fs::write(&file, &bytes).unwrap();
+    match verify(&dir) {
+        // redb may see the damage first; it names the file.
+        Err(e) => assert!(e.to_string().contains(erynoa_store::FILE), "{e}"),
+        Ok(report) => {
+            let (seq, why) = report.broken.expect("a flipped byte is found");
+            assert!(why.contains("hash"), "{seq}: {why}");
+        }
+    }
+
     // A corrupt file is an error that names it, not a panic.
     let dir = scratch("garbage");
     std::fs::create_dir_all(&dir).unwrap();
@@ -141,9 +162,197 @@ fn a_replay_of_the_log_rebuilds_the_live_state() {
         live.digest()
         // Dropping the state drops its journal: the log flushes and closes.
     };
-    let rebuilt = UnifiedState::new();
-    let read = erynoa_store::replay(&dir, &rebuilt).unwrap();
-    assert!(read > 2000, "{read}");
-    assert_eq!(rebuilt.digest(), live_digest);
-    assert_eq!(verify(&dir).unwrap().broken, None);
+    let restored = erynoa_store::restore(&dir, None).unwrap();
+    assert!(restored.replayed > 2000, "{}", restored.replayed);
+    assert_eq!(restored.state.digest(), live_digest);
+    let report = verify(&dir).unwrap();
+    assert_eq!((report.broken, report.digest), (None, live_digest));
+}
+
+/// A data directory opened with its state: a fixture and operator changes,
+/// then commits, with a checkpoint every 100 entries.
+fn busy_directory(name: &str, commits: u64) -> (PathBuf, String) {
+    let dir = scratch(name);
+    let fixture = UnifiedState::from_json(
+        r#"{"clock": 9, "trust": {"did:e:a": 0.5}, "stores": {"finance": {"quota": {"did:e:a": "7"}}}}"#,
+    )
+    .unwrap();
+    let options = erynoa_store::Options {
+        durability: Durability::Batched { ms: 2 },
+        checkpoint_every: Some(100),
+    };
+    let (log, state) = Log::open_state(&dir, options, Some(fixture)).unwrap();
+    assert_eq!(
+        state.store_get("finance", "quota", "did:e:a").as_deref(),
+        Some("7")
+    );
+    let log = Arc::new(log);
+    let state = Arc::new(state);
+    state.set_journal(log.clone()).unwrap();
+    let change = erynoa_store::OperatorChange::Grant {
+        did: "did:e:a".into(),
+        schema: "kyc".into(),
+    };
+    log.append("operator", &change).unwrap();
+    change.apply(&state).unwrap();
+    for i in 0..commits {
+        let mut t = Transaction::new(state.clone(), "finance");
+        t.put("quota", &format!("did:e:u{}", i % 37), &i.to_string());
+        t.commit("quota").unwrap();
+        let seq = log
+            .append("decision", &serde_json::json!({"i": i}))
+            .unwrap();
+        if i % 50 == 0 {
+            // Many batches, as a service writes them, not one at the end.
+            log.wait_durable(seq, Duration::from_secs(10)).unwrap();
+        }
+    }
+    let digest = state.digest();
+    drop(state);
+    drop(log);
+    (dir, digest)
+}
+
+#[test]
+fn checkpoints_are_taken_as_the_log_grows_and_a_restart_starts_from_the_newest() {
+    let (dir, live) = busy_directory("checkpoints", 600);
+    let restored = erynoa_store::restore(&dir, None).unwrap();
+    assert_eq!(restored.state.digest(), live);
+    assert_eq!(
+        restored.state.clock(),
+        Some(9),
+        "the fixture's clock is kept"
+    );
+    let from = restored.checkpoint.expect("a checkpoint was taken").covers;
+    assert!(
+        from >= 1000,
+        "the newest checkpoint covers most of 1,200 entries: {from}"
+    );
+    assert!(restored.replayed < 200, "{}", restored.replayed);
+    // The full walk passes every checkpoint and reaches the same digest.
+    let report = verify(&dir).unwrap();
+    assert_eq!(report.broken, None);
+    assert!(report.checkpoints >= 5, "{report:?}");
+    assert_eq!(report.digest, live);
+
+    // The directory holds its fixture now: the same one is accepted,
+    // another is refused and named.
+    let same = UnifiedState::from_json(
+        r#"{"clock": 9, "trust": {"did:e:a": 0.5}, "stores": {"finance": {"quota": {"did:e:a": "7"}}}}"#,
+    )
+    .unwrap();
+    assert!(erynoa_store::restore(&dir, Some(same)).is_ok());
+    let other = UnifiedState::from_json(r#"{"trust": {"did:e:a": 0.6}}"#).unwrap();
+    let e = erynoa_store::restore(&dir, Some(other))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("another state fixture"), "{e}");
+}
+
+const SNAPSHOTS: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("snapshots");
+
+#[test]
+fn a_tampered_checkpoint_is_named_and_refused() {
+    let (dir, _) = busy_directory("tampered-checkpoint", 300);
+    let newest = erynoa_store::restore(&dir, None)
+        .unwrap()
+        .checkpoint
+        .unwrap()
+        .covers;
+    {
+        let db = redb::Database::open(dir.join(erynoa_store::FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(SNAPSHOTS).unwrap();
+            let text =
+                String::from_utf8(table.get(newest).unwrap().unwrap().value().to_vec()).unwrap();
+            let changed = text.replacen("\"7\"", "\"1000\"", 1);
+            table.insert(newest, changed.as_bytes()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let e = erynoa_store::restore(&dir, None).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("checkpoint after entry {newest}")) && e.contains("digest"),
+        "{e}"
+    );
+    let (seq, why) = verify(&dir).unwrap().broken.unwrap();
+    assert_eq!(seq, newest, "{why}");
+}
+
+#[test]
+fn compaction_keeps_a_chain_that_verifies_and_an_archive_that_verifies_alone() {
+    let (dir, live) = busy_directory("compact", 600);
+    let before = verify(&dir).unwrap();
+    let archive = dir.join("archive.jsonl");
+    let done = erynoa_store::compact(&dir, 150, Some(&archive)).unwrap();
+    assert!(done.removed > 900, "{done:?}");
+    assert_eq!(done.first, done.checkpoint.covers + 1);
+
+    let after = verify(&dir).unwrap();
+    assert_eq!(after.broken, None, "{after:?}");
+    assert_eq!(after.first, done.first);
+    assert!(
+        after.entries > before.entries,
+        "a checkpoint entry was appended"
+    );
+    assert!(after.entries - after.first + 1 >= 150, "{after:?}");
+    assert_eq!(after.digest, live);
+    assert_eq!(
+        erynoa_store::restore(&dir, None).unwrap().state.digest(),
+        live
+    );
+    // The archive is the removed entries, and it verifies from entry 1 to
+    // the hash the kept log starts from.
+    let text = std::fs::read_to_string(&archive).unwrap();
+    let report = erynoa_store::verify_export(text.as_bytes()).unwrap();
+    assert_eq!(
+        (report.first, report.entries, &report.broken),
+        (1, done.checkpoint.covers, &None)
+    );
+    assert_eq!(report.head, done.checkpoint.hash);
+    // An archive is never overwritten.
+    let e = erynoa_store::compact(&dir, 0, Some(&archive))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("archive.jsonl"), "{e}");
+    // Compacting again to nothing left is fine, and still verifies.
+    erynoa_store::compact(&dir, 0, None).unwrap();
+    let last = verify(&dir).unwrap();
+    assert_eq!((last.broken, last.digest), (None, live));
+}
+
+#[test]
+fn an_export_names_a_changed_byte_and_a_removed_line() {
+    let (dir, _) = busy_directory("export", 100);
+    let lines: Vec<String> = erynoa_store::entries(&dir, 0, usize::MAX)
+        .unwrap()
+        .iter()
+        .map(|(e, h)| erynoa_store::export_line(e, h))
+        .collect();
+    let whole = lines.join("\n");
+    let good = erynoa_store::verify_export(whole.as_bytes()).unwrap();
+    assert_eq!((good.entries, &good.broken), (lines.len() as u64, &None));
+
+    let mut flipped = lines.clone();
+    // One digit of its time changed.
+    let at = flipped[40].find("\"time_ms\":").unwrap() + 10;
+    let digit = flipped[40].as_bytes()[at];
+    flipped[40].replace_range(at..=at, if digit == b'1' { "2" } else { "1" });
+    let report = erynoa_store::verify_export(flipped.join("\n").as_bytes()).unwrap();
+    let (seq, why) = report.broken.unwrap();
+    assert_eq!(seq, 41, "{why}");
+    assert!(why.contains("line 41") && why.contains("hash"), "{why}");
+
+    let mut gap = lines.clone();
+    gap.remove(60);
+    let report = erynoa_store::verify_export(gap.join("\n").as_bytes()).unwrap();
+    let (seq, why) = report.broken.unwrap();
+    assert_eq!((report.entries, seq), (60, 61), "{why}");
+    assert!(why.contains("entries 61..61 are missing"), "{why}");
+
+    // A segment from the middle verifies from its first entry on.
+    let tail = lines[50..].join("\n");
+    let report = erynoa_store::verify_export(tail.as_bytes()).unwrap();
+    assert_eq!((report.first, report.broken), (51, None));
 }

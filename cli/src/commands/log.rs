@@ -1,76 +1,283 @@
 //! `erynoa log` and `erynoa state`: what a data directory's log holds.
 
-use anyhow::Context as _;
-use erynoa_host::{UnifiedState, printable};
+use std::io::{BufRead as _, Read as _, Write as _};
+use std::path::Path;
+use std::time::Duration;
 
-use crate::args::{LogCommand, StateCommand};
+use anyhow::Context as _;
+use erynoa_host::printable;
+use erynoa_store::{Entry, Report};
+
+use crate::args::{LogCommand, Since, StateCommand};
 use crate::output::{ExitStatus, Format};
 
 pub fn execute(command: LogCommand, format: Format) -> anyhow::Result<ExitStatus> {
     match command {
-        LogCommand::Verify { data } => {
-            let report = erynoa_store::verify(&data)?;
-            match report.broken {
-                None => {
-                    println!("{} entries, head {}", report.entries, report.head);
-                    Ok(ExitStatus::Success)
+        LogCommand::Verify { data, export } => {
+            let report = match (data, export) {
+                (Some(dir), _) => erynoa_store::verify(&dir)?,
+                (None, Some(file)) => {
+                    let opened = std::fs::File::open(&file)
+                        .with_context(|| format!("cannot read `{}`", file.display()))?;
+                    erynoa_store::verify_export(std::io::BufReader::new(opened))?
                 }
-                Some((seq, why)) => {
-                    println!(
-                        "entry {seq} breaks the chain: {why}\n{} entries verify before it, head {}",
-                        report.entries, report.head
-                    );
-                    Ok(ExitStatus::CheckFailed)
+                (None, None) => {
+                    anyhow::bail!("name a data directory (--data) or an export (--export)")
                 }
-            }
+            };
+            Ok(print_report(&report))
         }
         LogCommand::Tail {
             data,
+            admin,
+            token_file,
             since,
             policy,
+            follow,
         } => {
-            for (entry, hash) in erynoa_store::entries(&data, since)? {
-                let body: serde_json::Value = serde_json::from_str(entry.body.get())?;
-                if let Some(p) = &policy
-                    && body["policy"]["id"].as_str() != Some(p.as_str())
-                {
-                    continue;
+            let source = match (data, admin) {
+                (Some(dir), _) => Source::Dir(dir),
+                (None, Some(url)) => Source::Admin(Admin::new(&url, token_file.as_deref())?),
+                (None, None) => {
+                    anyhow::bail!("name a data directory (--data) or a service (--admin)")
                 }
-                if format == Format::Json {
-                    println!("{}", line(&entry, &hash));
-                } else {
-                    println!(
-                        "{:>8}  {}  {:<8}  {}",
-                        entry.seq,
-                        entry.time_ms,
-                        entry.kind,
-                        printable(&summary(&body))
-                    );
+            };
+            tail(&source, since, policy.as_deref(), follow, format)
+        }
+        LogCommand::Export { data } => {
+            let mut out = std::io::stdout().lock();
+            let mut since = 0;
+            // In pages, so a long log is never held in memory whole.
+            loop {
+                let page = erynoa_store::entries(&data, since, 10_000)?;
+                let Some((last, _)) = page.last() else { break };
+                since = last.seq + 1;
+                for (entry, hash) in &page {
+                    writeln!(out, "{}", erynoa_store::export_line(entry, hash))?;
                 }
             }
             Ok(ExitStatus::Success)
         }
-        LogCommand::Export { data } => {
-            for (entry, hash) in erynoa_store::entries(&data, 0)? {
-                println!("{}", line(&entry, &hash));
+        LogCommand::Compact {
+            data,
+            keep,
+            archive,
+        } => {
+            let done = erynoa_store::compact(&data, keep, archive.as_deref())?;
+            if done.removed == 0 {
+                println!(
+                    "nothing removed: the log starts at entry {}; checkpoint after entry {} taken",
+                    done.first, done.checkpoint.covers
+                );
+            } else {
+                println!(
+                    "{} entries removed{}; the log starts at entry {}, from the checkpoint after entry {} (digest {})",
+                    done.removed,
+                    archive
+                        .map(|a| format!(" (archived in {})", a.display()))
+                        .unwrap_or_default(),
+                    done.first,
+                    done.checkpoint.covers,
+                    done.checkpoint.digest
+                );
             }
             Ok(ExitStatus::Success)
         }
     }
 }
 
-fn line(entry: &erynoa_store::Entry, hash: &str) -> serde_json::Value {
-    serde_json::json!({
-        "seq": entry.seq,
-        "time_ms": entry.time_ms,
-        "kind": entry.kind,
-        "hash": hash,
-        "body": entry.body,
-    })
+/// Prints what `verify` found; exit 3 when the chain is broken.
+fn print_report(report: &Report) -> ExitStatus {
+    let count = (report.entries + 1).saturating_sub(report.first);
+    let from = if report.first > 1 {
+        format!(
+            " (entries {}..{}, from the checkpoint after entry {})",
+            report.first,
+            report.entries,
+            report.first - 1
+        )
+    } else {
+        String::new()
+    };
+    match &report.broken {
+        None => {
+            println!("{count} entries, head {}{from}", report.head);
+            if !report.digest.is_empty() {
+                println!(
+                    "{} checkpoints match the replay; state digest {}",
+                    report.checkpoints, report.digest
+                );
+            }
+            ExitStatus::Success
+        }
+        Some((seq, why)) => {
+            println!(
+                "entry {seq} breaks the chain: {why}\n{count} entries verify before it, head {}",
+                report.head
+            );
+            ExitStatus::CheckFailed
+        }
+    }
+}
+
+enum Source {
+    Dir(std::path::PathBuf),
+    Admin(Admin),
+}
+
+impl Source {
+    /// Up to 1,000 entries from `since` on.
+    fn page(&self, since: u64) -> anyhow::Result<Vec<(Entry, String)>> {
+        match self {
+            Source::Dir(dir) => erynoa_store::entries(dir, since, 1000).map_err(|e| {
+                if matches!(e, erynoa_store::StoreError::Redb { .. }) {
+                    anyhow::anyhow!(
+                        "{e}\n(a running service holds its log: follow it with --admin URL)"
+                    )
+                } else {
+                    e.into()
+                }
+            }),
+            Source::Admin(admin) => admin.entries(since),
+        }
+    }
+}
+
+fn tail(
+    source: &Source,
+    since: Since,
+    policy: Option<&str>,
+    follow: bool,
+    format: Format,
+) -> anyhow::Result<ExitStatus> {
+    let (mut next, not_before) = match since {
+        Since::Seq(seq) => (seq, 0),
+        Since::TimeMs(ms) => (0, ms),
+    };
+    let mut out = std::io::stdout().lock();
+    loop {
+        let page = source.page(next)?;
+        let full = page.len() >= 1000;
+        for (entry, hash) in &page {
+            next = entry.seq + 1;
+            if entry.time_ms < not_before {
+                continue;
+            }
+            let body: serde_json::Value = serde_json::from_str(entry.body.get())?;
+            if let Some(p) = policy {
+                let of = body["policy"]["id"].as_str().or(body["policy_id"].as_str());
+                if of != Some(p) {
+                    continue;
+                }
+            }
+            if format == Format::Json {
+                writeln!(out, "{}", erynoa_store::export_line(entry, hash))?;
+            } else {
+                writeln!(
+                    out,
+                    "{:>8}  {}  {:<10}  {}",
+                    entry.seq,
+                    entry.time_ms,
+                    entry.kind,
+                    printable(&summary(&body))
+                )?;
+            }
+        }
+        out.flush()?;
+        if full {
+            continue;
+        }
+        if !follow {
+            return Ok(ExitStatus::Success);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// A running service's admin listener, over plain HTTP/1.1.
+struct Admin {
+    addr: String,
+    token: Option<String>,
+}
+
+impl Admin {
+    fn new(url: &str, token_file: Option<&Path>) -> anyhow::Result<Admin> {
+        let addr = url
+            .strip_prefix("http://")
+            .with_context(|| format!("`{url}`: --admin takes an http:// URL (HOST:PORT)"))?
+            .trim_end_matches('/')
+            .to_owned();
+        let token = token_file
+            .map(|f| {
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("cannot read token file `{}`", f.display()))
+                    .map(|t| t.trim().to_owned())
+            })
+            .transpose()?;
+        Ok(Admin { addr, token })
+    }
+
+    fn entries(&self, since: u64) -> anyhow::Result<Vec<(Entry, String)>> {
+        let mut stream = std::net::TcpStream::connect(&self.addr)
+            .with_context(|| format!("cannot reach the admin listener at {}", self.addr))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        write!(
+            stream,
+            "GET /v1/log/entries?since={since}&limit=1000 HTTP/1.1\r\nHost: {}\r\n{auth}Connection: close\r\n\r\n",
+            self.addr
+        )?;
+        let mut reader = std::io::BufReader::new(stream);
+        let mut status = String::new();
+        reader.read_line(&mut status)?;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header)? == 0 || header == "\r\n" {
+                break;
+            }
+        }
+        let mut body = String::new();
+        reader.take(64 << 20).read_to_string(&mut body)?;
+        anyhow::ensure!(
+            status.split_whitespace().nth(1) == Some("200"),
+            "{}: {}",
+            status.trim(),
+            body.trim()
+        );
+        #[derive(serde::Deserialize)]
+        struct Line {
+            seq: u64,
+            time_ms: u64,
+            kind: String,
+            hash: String,
+            body: Box<serde_json::value::RawValue>,
+        }
+        let lines: Vec<Line> = serde_json::from_str(&body).with_context(|| {
+            format!("the service's answer is not a list of entries: {body:.200}")
+        })?;
+        Ok(lines
+            .into_iter()
+            .map(|l| {
+                (
+                    Entry {
+                        seq: l.seq,
+                        time_ms: l.time_ms,
+                        kind: l.kind,
+                        body: l.body,
+                    },
+                    l.hash,
+                )
+            })
+            .collect())
+    }
 }
 
 /// One line for people: a decision's policy, caller, effect and reason; an
-/// operator's change; a commit's policy, realm and writes.
+/// operator's change; a checkpoint; a commit's policy, realm and writes.
 fn summary(body: &serde_json::Value) -> String {
     if let Some(effect) = body["effect"].as_str() {
         return format!(
@@ -91,6 +298,9 @@ fn summary(body: &serde_json::Value) -> String {
                 .unwrap_or_default()
         );
     }
+    if let Some(digest) = body["digest"].as_str() {
+        return format!("after entry {} {digest}", body["covers"]);
+    }
     let writes = body["writes"].as_array().map_or(0, Vec::len);
     format!(
         "{} {} wrote {writes}",
@@ -99,64 +309,24 @@ fn summary(body: &serde_json::Value) -> String {
     )
 }
 
-/// The state a log rebuilds over an optional fixture.
-fn rebuilt(
-    data: &std::path::Path,
-    state: Option<&std::path::Path>,
-) -> anyhow::Result<(UnifiedState, u64)> {
-    let projection = match state {
-        Some(path) => UnifiedState::from_file(path)?,
-        None => UnifiedState::new(),
-    };
-    let read = erynoa_store::replay(data, &projection)?;
-    Ok((projection, read))
-}
-
 pub fn state(command: StateCommand) -> anyhow::Result<ExitStatus> {
     match command {
         StateCommand::Import { data, file } => {
             let text = erynoa_host::json::read_text_file(&file, erynoa_host::json::MAX_INPUT_BYTES)
                 .with_context(|| format!("cannot read `{}`", file.display()))?;
-            // Every change is checked on a scratch state before any is logged.
-            let scratch = UnifiedState::new();
-            let mut changes = Vec::new();
-            for (n, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                erynoa_host::json::check_unique_keys(line)
-                    .with_context(|| format!("{}:{}", file.display(), n + 1))?;
-                let change: erynoa_store::OperatorChange = serde_json::from_str(line)
-                    .with_context(|| format!("{}:{}", file.display(), n + 1))?;
-                let did = match &change {
-                    erynoa_store::OperatorChange::SetTrust { did, .. }
-                    | erynoa_store::OperatorChange::Grant { did, .. }
-                    | erynoa_store::OperatorChange::Revoke { did, .. } => did,
-                };
-                anyhow::ensure!(
-                    erynoa_core::is_did(did),
-                    "{}:{}: `{}` is not a DID",
-                    file.display(),
-                    n + 1,
-                    printable(did)
-                );
-                change
-                    .apply(&scratch)
-                    .map_err(|e| anyhow::anyhow!("{}:{}: {e}", file.display(), n + 1))?;
-                changes.push(change);
-            }
+            let changes = erynoa_store::parse_changes(&text)
+                .map_err(|e| anyhow::anyhow!("{}:{}: {}", file.display(), e.line, e.message))?;
             let log = erynoa_store::Log::open(&data, erynoa_store::Durability::Immediate)?;
             let mut last = 0;
             for change in &changes {
                 last = log.append("operator", change)?;
             }
-            log.wait_durable(last, std::time::Duration::from_secs(30))?;
+            log.wait_durable(last, Duration::from_secs(30))?;
             println!("{} changes logged, up to entry {last}", changes.len());
             Ok(ExitStatus::Success)
         }
-        StateCommand::Get { data, state, did } => {
-            let (projection, _) = rebuilt(&data, state.as_deref())?;
+        StateCommand::Get { data, did } => {
+            let projection = erynoa_store::restore(&data, None)?.state;
             let t = projection.trust(&did);
             let answer = serde_json::json!({
                 "did": did,
@@ -166,9 +336,38 @@ pub fn state(command: StateCommand) -> anyhow::Result<ExitStatus> {
             println!("{answer}");
             Ok(ExitStatus::Success)
         }
-        StateCommand::Digest { data, state } => {
-            let (projection, read) = rebuilt(&data, state.as_deref())?;
-            println!("{}  ({read} entries replayed)", projection.digest());
+        StateCommand::Digest { data } => {
+            let restored = erynoa_store::restore(&data, None)?;
+            let from = restored
+                .checkpoint
+                .map(|c| format!("the checkpoint after entry {}, then ", c.covers))
+                .unwrap_or_default();
+            println!(
+                "{}  ({from}{} entries replayed)",
+                restored.state.digest(),
+                restored.replayed
+            );
+            Ok(ExitStatus::Success)
+        }
+        StateCommand::Rebuild { data } => {
+            let (report, rebuilt) = erynoa_store::rebuild(&data)?;
+            if report.broken.is_some() {
+                return Ok(print_report(&report));
+            }
+            let restarted = erynoa_store::restore(&data, None)?.state.digest();
+            let digest = rebuilt.digest();
+            println!(
+                "{digest}  (entries {}..{} replayed, {} checkpoints matched)",
+                report.first, report.entries, report.checkpoints
+            );
+            if restarted != digest {
+                println!("a restart rebuilds {restarted} instead");
+                return Ok(ExitStatus::CheckFailed);
+            }
+            Ok(ExitStatus::Success)
+        }
+        StateCommand::Export { data } => {
+            println!("{}", erynoa_store::restore(&data, None)?.state.snapshot());
             Ok(ExitStatus::Success)
         }
     }

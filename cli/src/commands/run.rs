@@ -100,14 +100,19 @@ fn default_cache_key() -> anyhow::Result<std::path::PathBuf> {
 }
 
 pub fn execute(args: RunArgs, format: Format) -> anyhow::Result<ExitStatus> {
-    let inputs = Inputs::load(&args.inputs)?;
+    let mut inputs = Inputs::load(&args.inputs)?;
     let limits = inputs.limits;
     // The log closes (and flushes) when the last state holding it drops.
     if let Some(dir) = &args.data {
-        erynoa_store::replay(dir, &inputs.state)?;
-        let log = erynoa_store::Log::open(dir, erynoa_store::Durability::Immediate)?;
+        let fixture = match &inputs.state_path {
+            Some(_) => Some(inputs.fresh_state()?),
+            None => None,
+        };
+        let (log, state) =
+            erynoa_store::Log::open_state(dir, erynoa_store::Durability::Immediate, fixture)?;
         // A fresh state has no journal yet.
-        let _ = inputs.state.set_journal(Arc::new(log));
+        let _ = state.set_journal(Arc::new(log));
+        inputs.state = Arc::new(state);
     }
     let replay: Option<Vec<Recorded>> = match &args.replay {
         Some(path) => {

@@ -147,6 +147,62 @@ impl UnifiedState {
     }
 }
 
+impl UnifiedState {
+    /// The whole state as a fixture ([`UnifiedState::from_json`] reads it
+    /// back to a state with the same [`digest`](UnifiedState::digest) and
+    /// clock): trust vectors in full, identities with their credentials,
+    /// non-empty stores, every map sorted, so one state has one snapshot.
+    /// The event log and the metrics are not part of it.
+    ///
+    /// ```
+    /// use erynoa_host::UnifiedState;
+    /// let state = UnifiedState::new();
+    /// state.store_put("finance", "quota", "did:e:a", "3");
+    /// state.grant_credential("did:e:a", "kyc");
+    /// let copy = UnifiedState::from_json(&state.snapshot()).unwrap();
+    /// assert_eq!(copy.digest(), state.digest());
+    /// ```
+    pub fn snapshot(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Snapshot {
+            clock: Option<u64>,
+            trust: BTreeMap<String, TrustVector>,
+            identities: BTreeMap<String, Vec<String>>,
+            stores: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>>,
+        }
+        let mut stores: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> =
+            BTreeMap::new();
+        for realm in self.realms.iter() {
+            let held = realm.value().read();
+            for (name, entries) in held.stores.iter().filter(|(_, e)| !e.is_empty()) {
+                stores.entry(realm.key().clone()).or_default().insert(
+                    name.clone(),
+                    entries
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+            }
+        }
+        let snapshot = Snapshot {
+            clock: self.clock,
+            trust: self
+                .trust
+                .iter()
+                .map(|e| (e.key().clone(), *e.value()))
+                .collect(),
+            identities: self
+                .identities
+                .iter()
+                .map(|e| (e.key().clone(), e.value().iter().cloned().collect()))
+                .collect(),
+            stores,
+        };
+        // Strings, numbers and maps with string keys always serialize.
+        serde_json::to_string(&snapshot).unwrap_or_default()
+    }
+}
+
 /// What kind of JSON value `v` is, for messages.
 fn json_type(v: &serde_json::Value) -> &'static str {
     match v {
@@ -178,6 +234,24 @@ mod tests {
         assert!(s.resolve_did("did:e:c"));
         assert!(!s.resolve_did("did:e:z"));
         assert_eq!(s.store_get("fin", "quota", "k").as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn a_snapshot_reads_back_to_the_same_state() {
+        let s = UnifiedState::from_json(
+            r#"{"clock": 7, "trust": {"did:e:a": {"r": 0.1, "i": 0.7, "c": 0.30000000000000004, "p": 1e-300, "v": 0, "omega": 1}},
+                "identities": {"did:e:a": ["kyc", "aml"], "did:e:c": []},
+                "stores": {"fin": {"quota": {"k": "3", "j": ""}, "empty": {}}}}"#,
+        )
+        .unwrap();
+        s.store_put("ops", "gone", "x", "1");
+        s.store_delete("ops", "gone", "x");
+        let text = s.snapshot();
+        let back = UnifiedState::from_json(&text).unwrap();
+        assert_eq!(back.digest(), s.digest());
+        assert_eq!(back.clock(), Some(7));
+        assert_eq!(back.snapshot(), text, "one state, one snapshot");
+        assert!(!text.contains("gone"), "empty stores are left out: {text}");
     }
 
     #[test]
