@@ -952,6 +952,13 @@ fn serve_answers_rescans_on_sighup_and_stops_on_sigterm() {
 /// Starts `erynoa serve` in `dir` with `erynoa.toml`; the child and the
 /// decision address it printed.
 fn serve_in(dir: &Path) -> (std::process::Child, String) {
+    let (child, decisions, _) = serve_with_admin(dir);
+    (child, decisions)
+}
+
+/// Starts `erynoa serve --config erynoa.toml` in `dir`; returns it and its
+/// decisions and admin addresses.
+fn serve_with_admin(dir: &Path) -> (std::process::Child, String, String) {
     use std::io::BufRead as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_erynoa"))
         .current_dir(dir)
@@ -962,34 +969,119 @@ fn serve_in(dir: &Path) -> (std::process::Child, String) {
         .expect("start");
     let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     let first = lines.next().expect("a line").expect("text");
-    let addr = first
-        .split("decisions on http://")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next());
-    assert!(addr.is_some(), "no address in {first:?}");
-    (child, addr.unwrap_or_default().to_owned())
+    let address = |after: &str| {
+        let addr = first
+            .split(after)
+            .nth(1)
+            .and_then(|rest| rest.split(',').next());
+        assert!(addr.is_some(), "no {after} in {first:?}");
+        addr.unwrap_or_default().to_owned()
+    };
+    (
+        child,
+        address("decisions on http://"),
+        address("admin on http://"),
+    )
+}
+
+#[test]
+fn log_tail_follows_a_running_service_through_its_admin_listener() {
+    use std::io::BufRead as _;
+    let dir = scratch("follow");
+    std::fs::create_dir_all(dir.join("policies")).expect("dir");
+    let open = "policy \"open\" { allow }\n";
+    std::fs::write(dir.join("policies/open.ecl"), open).expect("policy");
+    std::fs::write(
+        dir.join("trust.toml"),
+        format!(
+            "[[component]]\ndigest = \"{}\"\n",
+            erynoa_host::digest(open.as_bytes())
+        ),
+    )
+    .expect("store");
+    std::fs::write(
+        dir.join("admin.token"),
+        "an-admin-token-of-32-characters!\n",
+    )
+    .expect("token");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            dir.join("admin.token"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("mode");
+    }
+    std::fs::write(
+        dir.join("erynoa.toml"),
+        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nadmin_token_file = \"admin.token\"\n\
+         data = \"data\"\n[ext_authz]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .expect("config");
+    let (mut server, decisions, admin) = serve_with_admin(&dir);
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_erynoa"))
+        .current_dir(&dir)
+        .args([
+            "--format", "json", "log", "tail", "--follow", "--since", "2",
+        ])
+        .args([
+            "--admin",
+            &format!("http://{admin}"),
+            "--token-file",
+            "admin.token",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("tail");
+    let mut lines = std::io::BufReader::new(follower.stdout.take().expect("stdout")).lines();
+    // Decisions made after the follower started reach it.
+    for i in 0..3 {
+        let answer = try_post(
+            &decisions,
+            "/v1/decide/open",
+            &format!(r#"{{"caller": "did:e:f{i}"}}"#),
+        )
+        .expect("answered");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let line = lines.next().expect("a line").expect("text");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("an export line");
+        seen.push(
+            v["body"]["request"]["caller"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    assert_eq!(seen, ["did:e:f0", "did:e:f1", "did:e:f2"]);
+    follower.kill().expect("stop tail");
+    let _ = follower.wait();
+    // A wrong token is a clear refusal, not an empty tail.
+    std::fs::write(dir.join("wrong.token"), "nope").expect("token");
+    let out = erynoa(
+        &dir,
+        &[
+            "log",
+            "tail",
+            "--admin",
+            &format!("http://{admin}"),
+            "--token-file",
+            "wrong.token",
+        ],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    server.kill().expect("stop");
+    let _ = server.wait();
 }
 
 #[test]
 fn killed_twenty_times_the_log_keeps_every_answered_decision_and_commit() {
     let dir = scratch("crash");
-    std::fs::create_dir_all(dir.join("policies")).expect("dir");
-    let count = "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n    } else {\n        store_put(\"counts\", \"total\", str(num(n) + 1))\n    }\n    allow\n}\n";
-    std::fs::write(dir.join("policies/count.ecl"), count).expect("policy");
-    std::fs::write(
-        dir.join("trust.toml"),
-        format!(
-            "[[component]]\ndigest = \"{}\"\ncapabilities = [\"state\"]\n",
-            erynoa_host::digest(count.as_bytes())
-        ),
-    )
-    .expect("store");
-    std::fs::write(
-        dir.join("erynoa.toml"),
-        "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata = \"data\"\n\
-         durability = \"immediate\"\ncheckpoint_every = 50\n[ext_authz]\nlisten = \"127.0.0.1:0\"\n",
-    )
-    .expect("config");
+    // Checkpoints often, so that kills land during them too.
+    counting_service(&dir, "checkpoint_every = 50\n");
     let mut answered: Vec<String> = Vec::new();
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move |n: u64| {
@@ -1424,4 +1516,232 @@ fn a_compacted_log_verifies_from_its_checkpoint_and_its_archive_alone() {
         "{}",
         stderr(&bad)
     );
+}
+
+/// The counting policy and its trust store, with a config serving it from
+/// `data` in immediate mode.
+fn counting_service(dir: &Path, extra_config: &str) {
+    std::fs::create_dir_all(dir.join("policies")).expect("dir");
+    let count = "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n    } else {\n        store_put(\"counts\", \"total\", str(num(n) + 1))\n    }\n    allow\n}\n";
+    std::fs::write(dir.join("policies/count.ecl"), count).expect("policy");
+    std::fs::write(
+        dir.join("trust.toml"),
+        format!(
+            "[[component]]\ndigest = \"{}\"\ncapabilities = [\"state\"]\n",
+            erynoa_host::digest(count.as_bytes())
+        ),
+    )
+    .expect("store");
+    std::fs::write(
+        dir.join("erynoa.toml"),
+        format!(
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata = \"data\"\n\
+             durability = \"immediate\"\n{extra_config}[ext_authz]\nlisten = \"127.0.0.1:0\"\n"
+        ),
+    )
+    .expect("config");
+}
+
+#[test]
+fn a_full_disk_refuses_decisions_keeps_every_answered_one_and_recovers() {
+    use std::io::BufRead as _;
+    let dir = scratch("disk-full");
+    counting_service(&dir, "");
+    // A file-size limit just above a fresh log's size: the log fills up
+    // after about a thousand decisions, as a full disk would.
+    let mut child = Command::new("bash")
+        .current_dir(&dir)
+        .args([
+            "-c",
+            &format!(
+                "ulimit -f 4200 && exec {} serve --config erynoa.toml",
+                env!("CARGO_BIN_EXE_erynoa")
+            ),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let first = std::io::BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .next()
+        .expect("a line")
+        .expect("text");
+    let addr = first
+        .split("decisions on http://")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .expect("an address")
+        .to_owned();
+    let mut answered = Vec::new();
+    let mut refusal = None;
+    for i in 0..20_000 {
+        let answer = try_post(
+            &addr,
+            "/v1/decide/count",
+            &format!(r#"{{"caller": "did:e:d{i}"}}"#),
+        )
+        .expect("the service stays up");
+        if !answer.starts_with("HTTP/1.1 200") {
+            refusal = Some(answer);
+            break;
+        }
+        answered.push(format!("did:e:d{i}"));
+    }
+    let refusal = refusal.expect("the log fills up");
+    assert!(refusal.starts_with("HTTP/1.1 503"), "{refusal}");
+    assert!(
+        refusal.contains("log unavailable") && refusal.contains("File too large"),
+        "{refusal}"
+    );
+    assert!(answered.len() > 100, "{}", answered.len());
+    // Fails closed: the next decision is refused too, and /ready says why.
+    let again = try_post(&addr, "/v1/decide/count", r#"{"caller": "did:e:late"}"#).expect("up");
+    assert!(again.starts_with("HTTP/1.1 503"), "{again}");
+    let ready = {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+        write!(
+            s,
+            "GET /ready HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
+        let mut text = String::new();
+        s.read_to_string(&mut text).expect("read");
+        text
+    };
+    assert!(
+        ready.starts_with("HTTP/1.1 503") && ready.contains("File too large"),
+        "{ready}"
+    );
+    child.kill().expect("stop");
+    let _ = child.wait();
+
+    // What was committed is intact: the chain verifies, every answered
+    // decision is logged, and the counter counts exactly them.
+    let verify = erynoa(&dir, &["log", "verify", "--data", "data"]);
+    assert_eq!(code(&verify), 0, "{}", stdout(&verify));
+    let export = erynoa(&dir, &["log", "export", "--data", "data"]);
+    let mut callers = std::collections::HashSet::new();
+    let mut last_count = 0u64;
+    for line in stdout(&export).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        match v["kind"].as_str() {
+            Some("decision") => {
+                callers.insert(
+                    v["body"]["request"]["caller"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            Some("commit") => {
+                last_count = v["body"]["writes"][0]["value"]
+                    .as_str()
+                    .unwrap_or("0")
+                    .parse()
+                    .expect("a count");
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        answered.iter().all(|c| callers.contains(c)),
+        "an answered decision is missing"
+    );
+    assert!(
+        last_count >= answered.len() as u64,
+        "{last_count} < {}",
+        answered.len()
+    );
+    // With room again, the service starts and goes on from there.
+    let (mut child, addr) = serve_in(&dir);
+    let answer = try_post(&addr, "/v1/decide/count", r#"{"caller": "did:e:after"}"#).expect("up");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    child.kill().expect("stop");
+    let _ = child.wait();
+    assert_eq!(code(&erynoa(&dir, &["log", "verify", "--data", "data"])), 0);
+}
+
+/// Makes `dir` read-only: a read-only bind mount when this process may
+/// mount (as root, where permissions do not stop writes), else its mode.
+/// Returns how to undo it, or `None` if neither works here.
+fn read_only(dir: &Path) -> Option<Box<dyn FnOnce()>> {
+    let path = dir.to_str().expect("a UTF-8 path").to_owned();
+    let mount = |args: &[&str]| {
+        Command::new("mount")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if mount(&["--bind", &path, &path]) {
+        if mount(&["-o", "remount,bind,ro", &path]) {
+            return Some(Box::new(move || {
+                let _ = Command::new("umount").arg(&path).status();
+            }));
+        }
+        let _ = Command::new("umount").arg(&path).status();
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let set = |mode| {
+        for p in [dir.join("erynoa.redb"), dir.to_path_buf()] {
+            let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+        }
+    };
+    set(0o555);
+    if std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("erynoa.redb"))
+        .is_err()
+    {
+        let dir = dir.to_path_buf();
+        return Some(Box::new(move || {
+            for (p, mode) in [(dir.clone(), 0o755), (dir.join("erynoa.redb"), 0o644)] {
+                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode));
+            }
+        }));
+    }
+    set(0o755);
+    None
+}
+
+#[test]
+fn a_read_only_data_directory_stops_the_start_and_changes_nothing() {
+    let dir = scratch("read-only");
+    counting_service(&dir, "");
+    let (mut child, addr) = serve_in(&dir);
+    for i in 0..5 {
+        let answer = try_post(
+            &addr,
+            "/v1/decide/count",
+            &format!(r#"{{"caller": "did:e:r{i}"}}"#),
+        )
+        .expect("answered");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+    child.kill().expect("stop");
+    let _ = child.wait();
+    let before = std::fs::read(dir.join("data/erynoa.redb")).expect("log");
+    let Some(undo) = read_only(&dir.join("data")) else {
+        eprintln!("skipped: this process can neither mount nor lose write permission");
+        return;
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_erynoa"))
+        .current_dir(&dir)
+        .args(["serve", "--config", "erynoa.toml"])
+        .output()
+        .expect("run");
+    undo();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let why = stderr(&out);
+    assert!(why.contains("erynoa.redb"), "{why}");
+    assert!(
+        why.contains("Read-only file system") || why.contains("Permission denied"),
+        "{why}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("data/erynoa.redb")).expect("log"),
+        before
+    );
+    assert_eq!(code(&erynoa(&dir, &["log", "verify", "--data", "data"])), 0);
 }

@@ -527,12 +527,19 @@ async fn health() -> Response {
 async fn ready(State(app): State<Arc<App>>) -> Response {
     // The first scan ran before the listeners opened.
     let ready = app.catalog.ready();
-    let status = if ready {
+    // A log that stopped writing answers no decision: take this replica
+    // out of rotation, and say why.
+    let log = app.log.as_ref().and_then(|l| l.failure());
+    let status = if ready && log.is_none() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, json(&serde_json::json!({"ready": ready}))).into_response()
+    let mut body = serde_json::json!({"ready": ready && log.is_none()});
+    if let Some(why) = log {
+        body["log"] = why.into();
+    }
+    (status, json(&body)).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {

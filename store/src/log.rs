@@ -338,6 +338,12 @@ impl Log {
         read::collect(&self.shared.db, &self.shared.path, since, limit)
     }
 
+    /// Why the writer stopped, if it did (a full disk, an I/O error): from
+    /// then on every append is refused.
+    pub fn failure(&self) -> Option<String> {
+        self.shared.lock().failed.clone()
+    }
+
     /// Entries waiting for the writer.
     pub fn queue_depth(&self) -> usize {
         self.shared.lock().pending.len()
