@@ -56,8 +56,11 @@ impl From<Durability> for Options {
 /// What the writer thread, the appenders and a checkpointer share.
 struct Shared {
     queue: Mutex<Queue>,
-    /// Signalled when entries are queued, and when the queue has room.
-    changed: Condvar,
+    /// Signalled when entries are queued while the writer waits for them,
+    /// and when the log closes.
+    work: Condvar,
+    /// Signalled when the writer took entries while appenders wait for room.
+    room: Condvar,
     /// Signalled when `durable` grows.
     durable_changed: Condvar,
     db: Arc<Database>,
@@ -77,6 +80,11 @@ struct Queue {
     closing: bool,
     /// Set when the log is dropped: no new checkpoint starts.
     draining: bool,
+    /// The writer waits on `work`: an append must wake it. (Waking it
+    /// otherwise costs every append a futex syscall.)
+    writer_idle: bool,
+    /// Appenders waiting on `room`.
+    waiting_for_room: usize,
     /// The last entry the newest checkpoint covers.
     checkpointed: u64,
     /// A background checkpoint, while one runs.
@@ -104,11 +112,13 @@ impl Shared {
                     "the log writer is behind ({QUEUE} entries queued); try again"
                 )));
             }
+            q.waiting_for_room += 1;
             q = self
-                .changed
+                .room
                 .wait_timeout(q, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
+            q.waiting_for_room -= 1;
         }
         if let Some(why) = &q.failed {
             return Err(StoreError::Unavailable(why.clone()));
@@ -121,7 +131,9 @@ impl Shared {
             kind: kind.to_owned(),
             body,
         });
-        self.changed.notify_all();
+        if q.writer_idle {
+            self.work.notify_one();
+        }
         Ok(seq)
     }
 
@@ -221,10 +233,13 @@ impl Log {
                 failed: None,
                 closing: false,
                 draining: false,
+                writer_idle: false,
+                waiting_for_room: 0,
                 checkpointed,
                 checkpointer: None,
             }),
-            changed: Condvar::new(),
+            work: Condvar::new(),
+            room: Condvar::new(),
             durable_changed: Condvar::new(),
             db,
             path,
@@ -372,7 +387,7 @@ impl Drop for Log {
             let _ = c.join();
         }
         self.shared.lock().closing = true;
-        self.shared.changed.notify_all();
+        self.shared.work.notify_all();
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
@@ -422,11 +437,13 @@ fn write_loop(shared: &Arc<Shared>, mut prev: [u8; 32], durability: Durability) 
                     (Durability::Batched { ms }, Some(_)) => Duration::from_millis(ms),
                     _ => Duration::from_secs(3600),
                 };
+                q.writer_idle = true;
                 let (next, timeout) = shared
-                    .changed
+                    .work
                     .wait_timeout(q, wait)
                     .unwrap_or_else(|p| p.into_inner());
                 q = next;
+                q.writer_idle = false;
                 if timeout.timed_out() {
                     break;
                 }
@@ -442,9 +459,11 @@ fn write_loop(shared: &Arc<Shared>, mut prev: [u8; 32], durability: Durability) 
                 std::thread::sleep(Duration::from_millis(ms.min(5)));
                 q = shared.lock();
             }
+            if q.waiting_for_room > 0 {
+                shared.room.notify_all();
+            }
             q.pending.drain(..).collect()
         };
-        shared.changed.notify_all();
         let sync = match durability {
             Durability::Immediate => true,
             Durability::Batched { ms } => {

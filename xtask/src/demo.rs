@@ -157,8 +157,9 @@ pub(crate) struct Service {
 impl Service {
     /// Installs the demo's policies in `target/demo/service/policies` (the
     /// components as `NAME.wasm`, the ECL sources as `vm_NAME.legacy.ecl`)
-    /// and starts the service; with `token`, the admin API takes it.
-    pub(crate) fn start(demo: &Demo, token: Option<&Path>) -> Result<Service, String> {
+    /// and starts the service; with `token`, the admin API takes it;
+    /// `extra` goes into its configuration as it is.
+    pub(crate) fn start(demo: &Demo, token: Option<&Path>, extra: &str) -> Result<Service, String> {
         let service = demo.dir.join("service");
         let dir = service.join("policies");
         let _ = std::fs::remove_dir_all(&dir);
@@ -192,7 +193,7 @@ impl Service {
             &config,
             format!(
                 "# Written by `cargo xtask`.\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n\
-                 policies = \"policies\"\ntrust_store = \"../trust.toml\"\nstate = \"{}\"\n{token_line}\
+                 policies = \"policies\"\ntrust_store = \"../trust.toml\"\nstate = \"{}\"\n{token_line}{extra}\
                  [ext_authz]\nlisten = \"127.0.0.1:0\"\npolicy = \"kyc_score\"\n",
                 demo.root.join("demo/state.json").display()
             ),
@@ -310,7 +311,7 @@ fn decisions(body: &str) -> Vec<String> {
 fn serve_demo(demo: &Demo) -> Result<(), String> {
     let requests = std::fs::read_to_string(demo.root.join("demo/requests.json"))
         .map_err(|e| format!("cannot read demo/requests.json: {e}"))?;
-    let service = Service::start(demo, None)?;
+    let service = Service::start(demo, None, "")?;
     let asked = service.ids.iter().try_for_each(|id| {
         let (status, body) = post(
             &service.decisions,

@@ -1,7 +1,9 @@
 //! `cargo xtask loadtest`: `erynoa serve` on the demo policies, driven by
 //! `erynoa loadtest` (open loop, latency from the intended send time) at
 //! fixed rates, the batch endpoint, the time from a rollback request to the
-//! first decision on the version it activated, and the idle memory.
+//! first decision on the version it activated, the idle memory, and the
+//! decisions per second with the durable log in each durability mode
+//! against the in-memory state, in the same run.
 //! `LOADTEST_MS` sets how long each rate runs (default 3000).
 
 use std::process::Command;
@@ -21,10 +23,11 @@ pub(crate) fn loadtest(ms: u64) -> Result<(), String> {
     let demo = demo::prepare()?;
     let token = demo.dir.join("admin.token");
     write_token(&token)?;
-    let service = Service::start(&demo, Some(&token))?;
+    let service = Service::start(&demo, Some(&token), "")?;
     let result = measure(&demo, &service, ms);
     let stopped = service.stop();
-    result.and(stopped)
+    result.and(stopped)?;
+    durability(&demo, ms)
 }
 
 fn write_token(path: &std::path::Path) -> Result<(), String> {
@@ -54,6 +57,108 @@ fn field(json: &str, name: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// `erynoa loadtest --json` against `url`: every request must be answered.
+fn drive(
+    demo: &demo::Demo,
+    requests: &std::path::Path,
+    url: &str,
+    rate: u64,
+    batch: u64,
+    connections: u64,
+    ms: u64,
+) -> Result<String, String> {
+    let out = Command::new(demo.root.join("target/release/erynoa"))
+        .args([
+            "loadtest",
+            "--json",
+            "--url",
+            url,
+            "--rate",
+            &rate.to_string(),
+        ])
+        .args([
+            "--batch",
+            &batch.to_string(),
+            "--connections",
+            &connections.to_string(),
+        ])
+        .args(["--duration-ms", &ms.to_string()])
+        .arg("-r")
+        .arg(requests)
+        .output()
+        .map_err(|e| format!("cannot run erynoa loadtest: {e}"))?;
+    let json = String::from_utf8_lossy(&out.stdout).into_owned();
+    // Every request must be answered 200, at any rate: saturation shows
+    // in the latency, never as lost or failed requests.
+    if !out.status.success() || field(&json, "errors") != 0.0 {
+        return Err(format!(
+            "erynoa loadtest at {rate}/s failed: {json}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(json)
+}
+
+/// Decisions per second as fast as 16 connections go (`kyc_score`, which
+/// writes nothing, and `quota`, which writes a counter per answer over
+/// 1,000 callers), on a fresh service in memory, then with the durable log
+/// in `batched` and in `immediate` mode: the ratios are of one run.
+fn durability(demo: &demo::Demo, ms: u64) -> Result<(), String> {
+    let data = demo.dir.join("service/data");
+    let quota_requests = demo.dir.join("quota-requests.json");
+    let callers: Vec<String> = (0..1000)
+        .map(|i| {
+            format!(
+                r#"{{"caller": "did:erynoa:self:q{i}", "realm": "finance", "params": {{"limit": 1e12}}}}"#
+            )
+        })
+        .collect();
+    std::fs::write(&quota_requests, format!("[{}]", callers.join(",\n")))
+        .map_err(|e| format!("cannot write {}: {e}", quota_requests.display()))?;
+    let requests = demo.root.join("demo/requests.json");
+    let modes = [
+        ("in memory", String::new()),
+        (
+            "batched (fsync every 10 ms)",
+            format!("data = \"{}\"\ndurability = \"batched\"\n", data.display()),
+        ),
+        (
+            "immediate",
+            format!(
+                "data = \"{}\"\ndurability = \"immediate\"\n",
+                data.display()
+            ),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (name, extra) in &modes {
+        let _ = std::fs::remove_dir_all(&data);
+        let service = Service::start(demo, None, extra)?;
+        let run = |policy: &str, requests: &std::path::Path| {
+            let url = format!("http://{}/v1/decide/{policy}", service.decisions);
+            drive(demo, requests, &url, 40_000, 1, 16, ms).map(|json| field(&json, "achieved"))
+        };
+        let measured =
+            run("kyc_score", &requests).and_then(|k| Ok((k, run("quota", &quota_requests)?)));
+        service.stop()?;
+        rows.push((name, measured?));
+    }
+    let _ = std::fs::remove_dir_all(&data);
+    let (memory_kyc, memory_quota) = rows[0].1;
+    println!(
+        "\n{:<28} {:>20} {:>20}",
+        "state", "kyc_score decisions/s", "quota decisions/s"
+    );
+    for (name, (kyc, quota)) in &rows {
+        println!(
+            "{name:<28} {kyc:>12.0} ({:>4.0}%) {quota:>12.0} ({:>4.0}%)",
+            100.0 * kyc / memory_kyc,
+            100.0 * quota / memory_quota
+        );
+    }
+    Ok(())
+}
+
 fn measure(demo: &demo::Demo, service: &Service, ms: u64) -> Result<(), String> {
     let rss = std::fs::read_to_string(format!("/proc/{}/status", service.pid()))
         .ok()
@@ -63,39 +168,9 @@ fn measure(demo: &demo::Demo, service: &Service, ms: u64) -> Result<(), String> 
                 .map(|l| l.trim_start_matches("VmRSS:").trim().to_owned())
         })
         .unwrap_or_else(|| "unknown".into());
-    let ms = ms.to_string();
     let requests = demo.root.join("demo/requests.json");
-    let drive = |url: String, rate: u64, batch: u64, connections: u64| -> Result<String, String> {
-        let out = Command::new(demo.root.join("target/release/erynoa"))
-            .args([
-                "loadtest",
-                "--json",
-                "--url",
-                &url,
-                "--rate",
-                &rate.to_string(),
-            ])
-            .args([
-                "--batch",
-                &batch.to_string(),
-                "--connections",
-                &connections.to_string(),
-            ])
-            .args(["--duration-ms", &ms])
-            .arg("-r")
-            .arg(&requests)
-            .output()
-            .map_err(|e| format!("cannot run erynoa loadtest: {e}"))?;
-        let json = String::from_utf8_lossy(&out.stdout).into_owned();
-        // Every request must be answered 200, at any rate: saturation shows
-        // in the latency, never as lost or failed requests.
-        if !out.status.success() || field(&json, "errors") != 0.0 {
-            return Err(format!(
-                "erynoa loadtest at {rate}/s failed: {json}{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(json)
+    let drive = |url: String, rate: u64, batch: u64, connections: u64| {
+        drive(demo, &requests, &url, rate, batch, connections, ms)
     };
     let mut rows = Vec::new();
     let mut held = 0;
