@@ -8,12 +8,6 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-/// The service allocates and frees per request on many threads, and the log
-/// writer frees its page buffers after every commit: glibc's allocator
-/// gives those pages back to the kernel only to fault them in again.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     set_signal_dispositions();
     // clap exits with 2 on a usage error, which here means deny.
