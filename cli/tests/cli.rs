@@ -1295,11 +1295,7 @@ fn run_with_a_data_directory_keeps_the_state_between_runs() {
         );
         assert!(stdout(&out).contains("reason    1"), "{}", stdout(&out));
     }
-    std::fs::write(
-        dir.join("count.ecl"),
-        "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n    } else {\n        store_put(\"counts\", \"total\", str(num(n) + 1))\n    }\n    allow\n}\n",
-    )
-    .expect("policy");
+    std::fs::write(dir.join("count.ecl"), COUNT_ECL).expect("policy");
     for _ in 0..3 {
         let out = erynoa(
             &dir,
@@ -1338,11 +1334,7 @@ fn run_with_a_data_directory_keeps_the_state_between_runs() {
 #[test]
 fn a_compacted_log_verifies_from_its_checkpoint_and_its_archive_alone() {
     let dir = scratch("compact");
-    std::fs::write(
-        dir.join("count.ecl"),
-        "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n    } else {\n        store_put(\"counts\", \"total\", str(num(n) + 1))\n    }\n    allow\n}\n",
-    )
-    .expect("policy");
+    std::fs::write(dir.join("count.ecl"), COUNT_ECL).expect("policy");
     std::fs::write(
         dir.join("r.json"),
         r#"[{"caller": "did:e:a"}, {"caller": "did:e:b"}]"#,
@@ -1520,9 +1512,12 @@ fn a_compacted_log_verifies_from_its_checkpoint_and_its_archive_alone() {
 
 /// The counting policy and its trust store, with a config serving it from
 /// `data` in immediate mode.
+/// Counts the allowed decisions in one store key.
+const COUNT_ECL: &str = "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n    } else {\n        store_put(\"counts\", \"total\", str(num(n) + 1))\n    }\n    allow\n}\n";
+
 fn counting_service(dir: &Path, extra_config: &str) {
     std::fs::create_dir_all(dir.join("policies")).expect("dir");
-    let count = "policy \"count\" {\n    let n = store_get(\"counts\", \"total\")\n    if n == null {\n        store_put(\"counts\", \"total\", \"1\")\n    } else {\n        store_put(\"counts\", \"total\", str(num(n) + 1))\n    }\n    allow\n}\n";
+    let count = COUNT_ECL;
     std::fs::write(dir.join("policies/count.ecl"), count).expect("policy");
     std::fs::write(
         dir.join("trust.toml"),

@@ -365,6 +365,15 @@ fn number(src: &str, start: usize) -> Result<(f64, usize), Diagnostic> {
             format!("malformed number `{}`", &src[start..i]),
         )
     })?;
+    // Rust reads `1e999` as infinity, which no literal can write back.
+    if !n.is_finite() {
+        return Err(Diagnostic::new(
+            "E0004",
+            start..i,
+            format!("number `{}` is too large", &src[start..i]),
+        )
+        .help("the largest number is 1.7976931348623157e308"));
+    }
     Ok((n, i))
 }
 
@@ -463,6 +472,16 @@ mod tests {
             toks("12345678901234567890"),
             vec![Tok::Number(1.2345678901234567e19), Tok::Eof]
         );
+        // Found by the fuzzer: `8e1270` read as infinity, formatted as
+        // `inf`, which does not parse back.
+        let e = lex("const s = 8e1270").unwrap_err();
+        assert_eq!((e.code, e.span.clone()), ("E0004", 10..16));
+        assert_eq!(e.message, "number `8e1270` is too large");
+        assert_eq!(
+            toks("1.7976931348623157e308"),
+            vec![Tok::Number(f64::MAX), Tok::Eof]
+        );
+        assert_eq!(toks("1e-400"), vec![Tok::Number(0.0), Tok::Eof]);
     }
 
     #[test]
