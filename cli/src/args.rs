@@ -533,9 +533,9 @@ pub struct RunArgs {
     /// policies write to: to compare engines on the same inputs.
     #[arg(long)]
     pub state_per_policy: bool,
-    /// Keep the state in this data directory's durable log: start from the
-    /// fixture plus everything the log committed, and log this run's
-    /// commits (decisions are logged by `erynoa serve`).
+    /// Keep the state in this data directory's durable log: start from its
+    /// state (the fixture, the first time), and log this run's commits and
+    /// decisions.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["state_per_policy", "replay"])]
     pub data: Option<PathBuf>,
     /// Write the event log to this file after the run, one JSON object a

@@ -1329,6 +1329,23 @@ fn run_with_a_data_directory_keeps_the_state_between_runs() {
         ["1", "2", "3"],
         "three allowed runs, counted across processes"
     );
+    // Every run's decision is logged too, allow and deny alike, with the
+    // policy that made it (unsigned here: no digest).
+    let decisions: Vec<serde_json::Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .filter(|v| v["kind"] == "decision")
+        .map(|v| v["body"].clone())
+        .collect();
+    let effects: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["effect"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(effects, ["deny", "deny", "allow", "allow", "allow"]);
+    assert_eq!(decisions[0]["policy"]["id"], "count.ecl");
+    assert!(decisions[0]["policy"]["digest"].is_null());
+    assert_eq!(decisions[2]["request"]["caller"], "did:e:a");
+    assert!(decisions[2]["commit"].is_u64(), "{}", decisions[2]);
 }
 
 #[test]
@@ -1403,8 +1420,15 @@ fn a_compacted_log_verifies_from_its_checkpoint_and_its_archive_alone() {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["kind"].to_string())
         .collect();
+    // Each run logs its commits and its decisions, both named by the policy.
     assert!(
-        !kinds.is_empty() && kinds.iter().all(|k| k == "\"commit\""),
+        kinds.iter().any(|k| k == "\"commit\"") && kinds.iter().any(|k| k == "\"decision\""),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds
+            .iter()
+            .all(|k| k == "\"commit\"" || k == "\"decision\""),
         "{kinds:?}"
     );
     let before = digest(&dir);

@@ -174,24 +174,7 @@ pub struct TlsListeners {
     pub admin: Option<crate::tls::TlsConfig>,
 }
 
-/// Which request parameters the decision log leaves out or hashes
-/// (`[log_masking]`): for secrets and personal data that the policy needs
-/// but the log should not keep.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Masking {
-    /// Parameters left out of the logged request.
-    pub drop_params: std::collections::BTreeSet<String>,
-    /// Parameters logged as `sha256:` of their JSON value.
-    pub hash_params: std::collections::BTreeSet<String>,
-}
-
-impl Masking {
-    /// Whether it masks nothing.
-    pub fn is_empty(&self) -> bool {
-        self.drop_params.is_empty() && self.hash_params.is_empty()
-    }
-}
+pub use erynoa_store::Masking;
 
 /// `durability` in the file.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -188,7 +188,7 @@ struct Answer<'a> {
     effect: erynoa_host::Effect,
     reason: Option<&'a str>,
     failure: Option<&'a erynoa_host::Failure>,
-    gas: Gas,
+    gas: erynoa_store::Gas,
     mana: u64,
     duration_us: u64,
 }
@@ -199,27 +199,6 @@ struct PolicyRef<'a> {
     name: &'a str,
     version: &'a str,
     digest: &'a str,
-}
-
-#[derive(Serialize)]
-struct Gas {
-    total: u64,
-    network: u64,
-    compute: u64,
-    storage: u64,
-    realm: u64,
-}
-
-impl Gas {
-    fn of(e: &Evaluation) -> Gas {
-        Gas {
-            total: e.gas_used,
-            network: e.gas.network,
-            compute: e.gas.compute,
-            storage: e.gas.storage,
-            realm: e.gas.realm,
-        }
-    }
 }
 
 fn duration_us(e: &Evaluation) -> u64 {
@@ -240,7 +219,7 @@ fn answer<'a>(id: &'a str, version: &'a Version, d: &'a Decided) -> Answer<'a> {
         effect: e.effect,
         reason: e.reason.as_deref(),
         failure: e.failure.as_ref(),
-        gas: Gas::of(e),
+        gas: erynoa_store::Gas::of(e),
         mana: e.mana_used,
         duration_us: duration_us(e),
     }
@@ -264,82 +243,7 @@ pub(crate) struct Decided {
     pub(crate) decision_id: String,
 }
 
-/// A request as `erynoa run` reads it: what the log keeps.
-#[derive(Serialize)]
-struct RequestRecord<'a> {
-    caller: &'a str,
-    realm: &'a str,
-    action: &'a str,
-    resource: &'a str,
-    params: Params<'a>,
-}
-
-/// A request's parameters as logged: those named in `drop` left out, those
-/// in `hash` replaced by `sha256:` of their JSON text.
-struct Params<'a> {
-    params: &'a std::collections::BTreeMap<String, erynoa_host::Value>,
-    mask: Option<&'a crate::config::Masking>,
-}
-
-fn param_json(v: &erynoa_host::Value) -> serde_json::Value {
-    use erynoa_host::Value as V;
-    match v {
-        V::Null => serde_json::Value::Null,
-        V::Bool(b) => serde_json::Value::Bool(*b),
-        V::Number(n) => serde_json::json!(n),
-        V::Text(t) => serde_json::Value::String(t.clone()),
-        V::Did(d) => serde_json::json!({ "did": d }),
-    }
-}
-
-impl Serialize for Params<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(None)?;
-        for (k, v) in self.params {
-            match self.mask {
-                Some(m) if m.drop_params.contains(k) => {}
-                Some(m) if m.hash_params.contains(k) => {
-                    let text = param_json(v).to_string();
-                    map.serialize_entry(k, &erynoa_host::digest(text.as_bytes()))?;
-                }
-                _ => map.serialize_entry(k, &param_json(v))?,
-            }
-        }
-        map.end()
-    }
-}
-
-/// The log entry of one decision: who decided what, with which code, on
-/// which request, and which commit it made.
-#[derive(Serialize)]
-struct DecisionRecord<'a> {
-    decision_id: &'a str,
-    policy: PolicyRecord<'a>,
-    /// `sha256:` of the whole request (before masking), as `request` would
-    /// be written without it.
-    request_digest: String,
-    request: &'a serde_json::value::RawValue,
-    effect: erynoa_host::Effect,
-    reason: Option<&'a str>,
-    failure: Option<&'static str>,
-    gas: Gas,
-    mana: u64,
-    duration_us: u64,
-    /// The sequence number of the commit it made, if any.
-    commit: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct PolicyRecord<'a> {
-    id: &'a str,
-    name: &'a str,
-    version: &'a str,
-    digest: &'a str,
-    signers: Vec<&'a str>,
-}
-
-/// Serializes the decision's log entry once, off the writer thread.
+/// The log entry of one decision (see [`erynoa_store::decision_entry`]).
 fn decision_entry(
     id: &str,
     version: &Version,
@@ -347,52 +251,9 @@ fn decision_entry(
     d: &Decided,
     masking: Option<&crate::config::Masking>,
 ) -> Result<Box<serde_json::value::RawValue>, String> {
-    let info = version.policy.info();
-    let e = &d.evaluation;
-    let record_of = |mask| RequestRecord {
-        caller: request.caller(),
-        realm: request.realm(),
-        action: request.action(),
-        resource: request.resource(),
-        params: Params {
-            params: request.params(),
-            mask,
-        },
-    };
-    let raw = |r: &RequestRecord<'_>| serde_json::value::to_raw_value(r).map_err(|e| e.to_string());
-    // The digest is of the whole request, so a caller holding it can prove
-    // what was asked; the logged copy may leave parameters out.
-    let whole = raw(&record_of(None))?;
-    let request_digest = erynoa_host::digest(whole.get().as_bytes());
-    let masking = masking.filter(|m| !m.is_empty());
-    let request = match masking {
-        Some(m) => raw(&record_of(Some(m)))?,
-        None => whole,
-    };
-    let record = DecisionRecord {
-        decision_id: &d.decision_id,
-        policy: PolicyRecord {
-            id,
-            name: &info.name,
-            version: &info.version,
-            digest: &version.digest,
-            signers: info
-                .admission
-                .as_ref()
-                .map(|a| a.signers.iter().map(|(name, _)| name.as_str()).collect())
-                .unwrap_or_default(),
-        },
-        request_digest,
-        request: &request,
-        effect: e.effect,
-        reason: e.reason.as_deref(),
-        failure: e.failure.as_ref().map(|f| f.kind()),
-        gas: Gas::of(e),
-        mana: e.mana_used,
-        duration_us: duration_us(e),
-        commit: e.changes.sequence,
-    };
-    serde_json::value::to_raw_value(&record).map_err(|e| e.to_string())
+    let policy = erynoa_store::PolicyRecord::of(id, version.policy.info(), Some(&version.digest));
+    erynoa_store::decision_entry(&d.decision_id, policy, request, &d.evaluation, masking)
+        .map_err(|e| e.to_string())
 }
 
 /// Runs `requests` on `version` off the reactor, in one slot, and logs each

@@ -29,6 +29,7 @@
 //! ```
 
 mod checkpoint;
+mod decision;
 mod export;
 mod log;
 mod operator;
@@ -42,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 pub use checkpoint::{Checkpoint, Compacted, Report, Restored, compact, rebuild, restore, verify};
+pub use decision::{Gas, Masking, PolicyRecord, decision_entry};
 pub use export::{export_line, verify_export};
 pub use log::{Durability, Log, Options};
 pub use operator::{ImportError, OperatorChange, parse_changes};

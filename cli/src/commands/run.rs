@@ -103,17 +103,23 @@ pub fn execute(args: RunArgs, format: Format) -> anyhow::Result<ExitStatus> {
     let mut inputs = Inputs::load(&args.inputs)?;
     let limits = inputs.limits;
     // The log closes (and flushes) when the last state holding it drops.
-    if let Some(dir) = &args.data {
-        let fixture = match &inputs.state_path {
-            Some(_) => Some(inputs.fresh_state()?),
-            None => None,
-        };
-        let (log, state) =
-            erynoa_store::Log::open_state(dir, erynoa_store::Durability::Immediate, fixture)?;
-        // A fresh state has no journal yet.
-        let _ = state.set_journal(Arc::new(log));
-        inputs.state = Arc::new(state);
-    }
+    let log = match &args.data {
+        Some(dir) => {
+            let fixture = match &inputs.state_path {
+                Some(_) => Some(inputs.fresh_state()?),
+                None => None,
+            };
+            let (log, state) =
+                erynoa_store::Log::open_state(dir, erynoa_store::Durability::Immediate, fixture)?;
+            let log = Arc::new(log);
+            // A fresh state has no journal yet.
+            let _ = state.set_journal(log.clone());
+            inputs.state = Arc::new(state);
+            Some(log)
+        }
+        None => None,
+    };
+    let mut last_logged = None;
     let replay: Option<Vec<Recorded>> = match &args.replay {
         Some(path) => {
             let text = read_text_file(path, MAX_INPUT_BYTES)
@@ -178,11 +184,17 @@ pub fn execute(args: RunArgs, format: Format) -> anyhow::Result<ExitStatus> {
                     calls: tape.recorded(),
                 });
             }
+            if let Some(log) = &log {
+                last_logged = Some(log_decision(log, policy.as_ref(), request, &evaluation)?);
+            }
             results.push((request, evaluation));
         }
         if args.state_per_policy || states.is_empty() {
             states.push(state);
         }
+    }
+    if let (Some(log), Some(seq)) = (&log, last_logged) {
+        log.wait_durable(seq, std::time::Duration::from_secs(30))?;
     }
     if let Some(path) = &args.events {
         let mut text = String::new();
@@ -233,4 +245,19 @@ struct Recorded {
     realm: String,
     action: String,
     calls: Vec<HostCallRecord>,
+}
+
+/// Logs one decision as the service does, under a fresh decision id.
+fn log_decision(
+    log: &erynoa_store::Log,
+    policy: &dyn Policy,
+    request: &Request,
+    evaluation: &Evaluation,
+) -> anyhow::Result<u64> {
+    let info = policy.info();
+    let digest = info.admission.as_ref().map(|a| a.digest.as_str());
+    let who = erynoa_store::PolicyRecord::of(&info.id, info, digest);
+    let id = uuid::Uuid::now_v7().to_string();
+    let body = erynoa_store::decision_entry(&id, who, request, evaluation, None)?;
+    Ok(log.append_raw("decision", body)?)
 }
