@@ -404,6 +404,17 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
+    if let Some(log) = &app.log {
+        // Read now: the value set after the last append is stale when idle.
+        app.metrics.log_queue_depth.set(log.queue_depth() as i64);
+        let (head, _) = log.head();
+        app.metrics
+            .log_entries
+            .set(i64::try_from(head).unwrap_or(i64::MAX));
+        app.metrics
+            .log_fsyncs
+            .set(i64::try_from(log.syncs()).unwrap_or(i64::MAX));
+    }
     (
         [(
             header::CONTENT_TYPE,

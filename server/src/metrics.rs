@@ -10,6 +10,8 @@
 //! | `erynoa_queue_depth` | |
 //! | `erynoa_log_queue_depth` | |
 //! | `erynoa_log_wait_seconds` (histogram) | |
+//! | `erynoa_log_entries` (the head's sequence number) | |
+//! | `erynoa_log_fsyncs` (since start) | |
 //! | `erynoa_rejected_total` | `reason` (`saturated`) |
 //! | `erynoa_build_info` | `version` |
 
@@ -42,6 +44,10 @@ pub struct Metrics {
     pub log_queue_depth: Gauge,
     /// Time answers waited for their log entries to be durable.
     pub log_wait: Histogram,
+    /// The log's last entry.
+    pub log_entries: Gauge,
+    /// Batches fsynced since start.
+    pub log_fsyncs: Gauge,
     rejected: Family<Labels, Counter>,
 }
 
@@ -107,6 +113,18 @@ impl Default for Metrics {
             "Time an answer waited for its decision to be durable in the log (immediate mode)",
             log_wait.clone(),
         );
+        let log_entries = Gauge::default();
+        registry.register(
+            "log_entries",
+            "The sequence number of the log's last entry",
+            log_entries.clone(),
+        );
+        let log_fsyncs = Gauge::default();
+        registry.register(
+            "log_fsyncs",
+            "Log batches fsynced since the service started (entries per fsync: group commit)",
+            log_fsyncs.clone(),
+        );
         let rejected = Family::<Labels, Counter>::default();
         registry.register(
             "rejected",
@@ -129,6 +147,8 @@ impl Default for Metrics {
             queue_depth,
             log_queue_depth,
             log_wait,
+            log_entries,
+            log_fsyncs,
             rejected,
         }
     }

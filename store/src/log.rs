@@ -85,6 +85,8 @@ struct Queue {
     writer_idle: bool,
     /// Appenders waiting on `room`.
     waiting_for_room: usize,
+    /// Batches made durable (fsynced), since the log was opened.
+    syncs: u64,
     /// The last entry the newest checkpoint covers.
     checkpointed: u64,
     /// A background checkpoint, while one runs.
@@ -235,6 +237,7 @@ impl Log {
                 draining: false,
                 writer_idle: false,
                 waiting_for_room: 0,
+                syncs: 0,
                 checkpointed,
                 checkpointer: None,
             }),
@@ -359,6 +362,12 @@ impl Log {
         self.shared.lock().failed.clone()
     }
 
+    /// Batches made durable (fsynced) since the log was opened: with the
+    /// entries written, how many entries share an fsync (group commit).
+    pub fn syncs(&self) -> u64 {
+        self.shared.lock().syncs
+    }
+
     /// Entries waiting for the writer.
     pub fn queue_depth(&self) -> usize {
         self.shared.lock().pending.len()
@@ -481,6 +490,7 @@ fn write_loop(shared: &Arc<Shared>, mut prev: [u8; 32], durability: Durability) 
                 if sync {
                     if let Some(top) = top.max(unsynced) {
                         q.durable = q.durable.max(top);
+                        q.syncs += 1;
                     }
                     unsynced = None;
                     last_sync = Instant::now();

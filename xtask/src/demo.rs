@@ -269,17 +269,28 @@ pub(crate) fn post(
     headers: &str,
     body: &str,
 ) -> Result<(String, String), String> {
+    request(addr, "POST", path, headers, body)
+}
+
+/// One `method` request on a fresh connection: the status line and the body.
+pub(crate) fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> Result<(String, String), String> {
     let mut s =
         std::net::TcpStream::connect(addr).map_err(|e| format!("cannot connect to {addr}: {e}"))?;
     let mut answer = String::new();
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: erynoa\r\nConnection: close\r\n{headers}\
+        "{method} {path} HTTP/1.1\r\nHost: erynoa\r\nConnection: close\r\n{headers}\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .and_then(|()| s.read_to_string(&mut answer))
-    .map_err(|e| format!("POST {path}: {e}"))?;
+    .map_err(|e| format!("{method} {path}: {e}"))?;
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
     Ok((
         head.lines().next().unwrap_or("").to_owned(),

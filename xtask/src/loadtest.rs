@@ -131,6 +131,7 @@ fn durability(demo: &demo::Demo, ms: u64) -> Result<(), String> {
         ),
     ];
     let mut rows = Vec::new();
+    let mut logs = Vec::new();
     for (name, extra) in &modes {
         let _ = std::fs::remove_dir_all(&data);
         let service = Service::start(demo, None, extra)?;
@@ -140,8 +141,12 @@ fn durability(demo: &demo::Demo, ms: u64) -> Result<(), String> {
         };
         let measured =
             run("kyc_score", &requests).and_then(|k| Ok((k, run("quota", &quota_requests)?)));
+        let log = log_metrics(&service.decisions);
         service.stop()?;
         rows.push((name, measured?));
+        if let (Some(log), false) = (log?, extra.is_empty()) {
+            logs.push((name, log));
+        }
     }
     let _ = std::fs::remove_dir_all(&data);
     let (memory_kyc, memory_quota) = rows[0].1;
@@ -156,7 +161,42 @@ fn durability(demo: &demo::Demo, ms: u64) -> Result<(), String> {
             100.0 * quota / memory_quota
         );
     }
+    for (name, (entries, fsyncs, wait_us)) in &logs {
+        let waited = if *wait_us > 0.0 {
+            format!("answers waited {wait_us:.0} µs for theirs on average")
+        } else {
+            "answers do not wait for them".to_owned()
+        };
+        println!(
+            "{name}: {entries:.0} entries in {fsyncs:.0} fsyncs ({:.1} a fsync); {waited}",
+            entries / fsyncs.max(1.0)
+        );
+    }
     Ok(())
+}
+
+/// The log's entries, fsyncs and mean wait for durability (µs), from the
+/// service's `/metrics`; `None` without a log.
+fn log_metrics(addr: &str) -> Result<Option<(f64, f64, f64)>, String> {
+    let (_, text) = demo::request(addr, "GET", "/metrics", "", "")?;
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let (Some(entries), Some(fsyncs)) = (value("erynoa_log_entries"), value("erynoa_log_fsyncs"))
+    else {
+        return Ok(None);
+    };
+    let wait = match (
+        value("erynoa_log_wait_seconds_sum"),
+        value("erynoa_log_wait_seconds_count"),
+    ) {
+        (Some(sum), Some(count)) if count > 0.0 => 1e6 * sum / count,
+        _ => 0.0,
+    };
+    Ok(Some((entries, fsyncs, wait)))
 }
 
 fn measure(demo: &demo::Demo, service: &Service, ms: u64) -> Result<(), String> {
