@@ -44,8 +44,9 @@ trust_store = "trust.toml"
 # data = "data"
 # `immediate`: a decision is fsynced before it is answered (group commit
 # shares fsyncs between concurrent requests). `batched`: answered once
-# written, fsynced every `batch_ms`: a power cut (not a crash of the
-# process) can lose the last `batch_ms` of decisions and their changes.
+# queued; written within about 5 ms and fsynced every `batch_ms`. A crash
+# of the process can lose the last few milliseconds of answered decisions
+# and their changes (still queued); a power cut, the last `batch_ms` more.
 durability = "immediate"
 batch_ms = 10
 # A checkpoint (the whole state, confirmed in the chain) is taken in the
