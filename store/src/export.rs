@@ -1,12 +1,16 @@
 //! Export lines: entries as JSON lines that keep each entry's exact bytes,
 //! so an exported segment verifies on its own.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read as _};
 
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Report;
 use crate::{Entry, StoreError, chain, hex, unhex};
+
+/// The longest export line read: far above any entry the log writes (a
+/// decision's request is at most the service's body limit).
+const MAX_LINE: u64 = 64 << 20;
 
 /// An entry as one line: its fields, its hash, and its body exactly as
 /// stored.
@@ -46,7 +50,7 @@ pub fn export_line(entry: &Entry, hash: &str) -> String {
 /// let report = erynoa_store::verify_export(text.as_bytes()).unwrap();
 /// assert!(report.broken.unwrap().1.starts_with("line 1 does not parse"));
 /// ```
-pub fn verify_export(reader: impl BufRead) -> Result<Report, StoreError> {
+pub fn verify_export(mut reader: impl BufRead) -> Result<Report, StoreError> {
     let mut report = Report {
         first: 0,
         entries: 0,
@@ -56,16 +60,37 @@ pub fn verify_export(reader: impl BufRead) -> Result<Report, StoreError> {
         broken: None,
     };
     let mut prev: Option<[u8; 32]> = None;
-    for (n, text) in reader.lines().enumerate() {
-        let text = text.map_err(|error| StoreError::Io {
-            path: "the export".into(),
-            error,
-        })?;
+    let mut bytes = Vec::new();
+    for n in 0.. {
+        bytes.clear();
+        // Bounded: a file that is one endless line is refused, not read whole.
+        let read = reader
+            .by_ref()
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut bytes)
+            .map_err(|error| StoreError::Io {
+                path: "the export".into(),
+                error,
+            })?;
+        if read == 0 {
+            break;
+        }
+        let expected = report.entries + 1;
+        if bytes.len() as u64 > MAX_LINE {
+            report.broken = Some((
+                expected,
+                format!("line {} is longer than {MAX_LINE} bytes", n + 1),
+            ));
+            break;
+        }
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            report.broken = Some((expected, format!("line {} is not UTF-8", n + 1)));
+            break;
+        };
         if text.trim().is_empty() {
             continue;
         }
-        let expected = report.entries + 1;
-        let line = match serde_json::from_str::<Line<'_>>(&text) {
+        let line = match serde_json::from_str::<Line<'_>>(text.trim_end()) {
             Ok(line) => line,
             Err(e) => {
                 report.broken = Some((expected, format!("line {} does not parse: {e}", n + 1)));

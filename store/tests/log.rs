@@ -351,6 +351,12 @@ fn an_export_names_a_changed_byte_and_a_removed_line() {
     assert_eq!((report.entries, seq), (60, 61), "{why}");
     assert!(why.contains("entries 61..61 are missing"), "{why}");
 
+    // Bytes that are not text are named too.
+    let mut bytes = lines[..3].join("\n").into_bytes();
+    bytes.extend_from_slice(b"\n\xff\xfe\n");
+    let report = erynoa_store::verify_export(bytes.as_slice()).unwrap();
+    assert_eq!(report.broken, Some((4, "line 4 is not UTF-8".to_owned())));
+
     // A segment from the middle verifies from its first entry on.
     let tail = lines[50..].join("\n");
     let report = erynoa_store::verify_export(tail.as_bytes()).unwrap();
