@@ -285,9 +285,6 @@ pub(crate) async fn evaluate(
             }
             decided.push(d);
         }
-        if let Some(log) = &worker.log {
-            worker.metrics.log_queue_depth.set(log.queue_depth() as i64);
-        }
         // The slot is for evaluating: waiting for the fsync holds none, so
         // concurrent decisions share fsyncs (group commit).
         drop(permit);
