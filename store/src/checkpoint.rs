@@ -154,10 +154,7 @@ pub(crate) fn take(
     path: &Path,
     until: u64,
 ) -> Result<(Checkpoint, bool), StoreError> {
-    let base = newest(db, path)?.ok_or_else(|| StoreError::Checkpoint {
-        covers: until,
-        message: "the log has no checkpoint to start from (open it with its state first)".into(),
-    })?;
+    let base = newest(db, path)?.ok_or(StoreError::NoCheckpoint)?;
     if base.covers >= until {
         return Ok((base, false));
     }

@@ -112,6 +112,12 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// A checkpoint was asked of a log that has none to start from.
+    #[error(
+        "the log has no checkpoint to start from: its data directory was never opened with its \
+         state (run `erynoa serve --data` or `erynoa run --data` on it once)"
+    )]
+    NoCheckpoint,
     /// The fixture given is not the one the data directory started from.
     #[error(
         "the data directory started from another state fixture ({started}); this one is {given}. \

@@ -362,3 +362,21 @@ fn an_export_names_a_changed_byte_and_a_removed_line() {
     let report = erynoa_store::verify_export(tail.as_bytes()).unwrap();
     assert_eq!((report.first, report.broken), (51, None));
 }
+
+#[test]
+fn a_log_never_opened_with_its_state_cannot_be_checkpointed_and_says_how_to_fix_it() {
+    let dir = scratch("no-checkpoint");
+    let log = Log::open(&dir, Durability::Immediate).unwrap();
+    log.append("decision", &serde_json::json!({"i": 1}))
+        .unwrap();
+    let e = log.checkpoint().unwrap_err().to_string();
+    assert!(
+        e.contains("no checkpoint to start from") && e.contains("--data"),
+        "{e}"
+    );
+    drop(log);
+    let e = erynoa_store::compact(&dir, 0, None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no checkpoint to start from"), "{e}");
+}
