@@ -68,7 +68,14 @@ fn load_and_run(s: &Setup, bytes: &[u8]) {
     };
     let request = Request::builder("did:erynoa:self:alice", "r").build();
     let e = policy.evaluate(&s.state, &request, limits);
-    assert!(e.is_allowed() || e.reason.is_some(), "a deny says why: {e:?}");
+    // A policy may deny without a reason (the contract's `option<string>`,
+    // ECL's `return false`); when the host denies, it always says why.
+    if let Some(failure) = &e.failure {
+        assert!(!e.is_allowed(), "{e:?}");
+        assert_eq!(e.reason, Some(failure.to_string()), "{e:?}");
+    }
+    // Fails closed: only an allow applies its changes.
+    assert!(e.is_allowed() || !e.changes.committed, "{e:?}");
 }
 
 fuzz_target!(|data: &[u8]| {

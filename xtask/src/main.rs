@@ -266,6 +266,12 @@ fn fuzz() -> Result<(), String> {
     let seconds = std::env::var("FUZZ_SECONDS").unwrap_or_else(|_| "60".into());
     let root = guests::workspace_root();
     for target in FUZZ_TARGETS {
+        // New inputs go to the first directory (not committed); the second
+        // holds every input a past run failed on, so each is tried first.
+        let corpus = root.join("fuzz/corpus").join(target);
+        std::fs::create_dir_all(&corpus)
+            .map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
+        let regressions = root.join("fuzz/regressions").join(target);
         step(&format!("fuzzing {target} for {seconds} s"), || {
             // cargo-fuzz passes -Z flags; this lets a stable toolchain take them.
             // No sanitizer: the targets are safe Rust (and wasmtime), where
@@ -274,15 +280,10 @@ fn fuzz() -> Result<(), String> {
             run(cargo()
                 .current_dir(&root)
                 .env("RUSTC_BOOTSTRAP", "1")
-                .args([
-                    "fuzz",
-                    "run",
-                    "--sanitizer",
-                    "none",
-                    target,
-                    "--",
-                    &format!("-max_total_time={seconds}"),
-                ]))
+                .args(["fuzz", "run", "--sanitizer", "none", target])
+                .arg(&corpus)
+                .args(regressions.is_dir().then_some(&regressions))
+                .args(["--", &format!("-max_total_time={seconds}")]))
         })?;
     }
     Ok(())
