@@ -299,8 +299,7 @@ impl UnifiedState {
                 }
             }
         }
-        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        format!("sha256:{}", hex::encode(h.finalize()))
     }
 
     /// The fixed evaluation clock (Unix seconds), if the state has one.

@@ -542,9 +542,5 @@ fn parse_digest(text: &str) -> Option<String> {
 /// ```
 pub fn digest(bytes: &[u8]) -> String {
     use sha2::Digest;
-    let hex: String = sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }

@@ -130,12 +130,8 @@ pub struct Verified {
 impl Verified {
     /// The digest in hex.
     pub fn digest_hex(&self) -> String {
-        hex(&self.digest)
+        hex::encode(self.digest)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The signed content and the signature data found, if any.
@@ -192,7 +188,7 @@ pub fn sign(bytes: &[u8], key: &SigningKey) -> Result<Vec<u8>, SignError> {
     let mut data = parts.embedded.unwrap_or_default();
     if data.signed_hashes.iter().any(|set| set.hashes != [digest]) {
         return Err(SignError::DigestMismatch {
-            actual: hex(&digest),
+            actual: hex::encode(digest),
         });
     }
     let id = key_id(&key.verifying_key()).0.to_vec();
@@ -268,7 +264,7 @@ pub fn verify(
             key_ids.push(if entry.key_id.is_empty() {
                 "(none)".to_owned()
             } else {
-                hex(&entry.key_id)
+                hex::encode(&entry.key_id)
             });
             let Ok(signature) = Signature::from_slice(&entry.signature) else {
                 unverified += 1;
@@ -303,7 +299,7 @@ pub fn verify(
     }
     if !covers_content {
         return Err(SignError::DigestMismatch {
-            actual: hex(&digest),
+            actual: hex::encode(digest),
         });
     }
     // The ids are the signer's to choose: show a few, never all of them.

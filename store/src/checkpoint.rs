@@ -10,7 +10,7 @@ use redb::{Database, ReadableTable};
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
-use crate::read::{apply_entry, each_in, open_read, replay_range};
+use crate::read::{self, apply_entry, each_in, open_read, replay_range};
 use crate::{
     CHECKPOINTS, LOG, SNAPSHOTS, StoreError, chain, export, hex, log, now_ms, open_table,
     redb_error, unhex,
@@ -261,17 +261,7 @@ pub struct Report {
 pub fn rebuild(dir: &Path) -> Result<(Report, UnifiedState), StoreError> {
     let (db, path) = open_read(dir)?;
     let checkpoints = all(&db, &path)?;
-    let first = {
-        let read = db.begin_read().map_err(|e| redb_error(&path, e))?;
-        match open_table(&read, &path, LOG)? {
-            Some(t) => t
-                .first()
-                .map_err(|e| redb_error(&path, e))?
-                .map(|(seq, _)| seq.value()),
-            None => None,
-        }
-    };
-    let start = first.map_or(0, |f| f - 1);
+    let start = read::first(&db, &path)?.map_or(0, |f| f - 1);
     let mut report = Report {
         first: start + 1,
         entries: start,
@@ -311,7 +301,7 @@ pub fn rebuild(dir: &Path) -> Result<(Report, UnifiedState), StoreError> {
             return Ok((report, UnifiedState::new()));
         }
     };
-    each_in(&db, &path, start + 1, |seq, hash, bytes| {
+    let walked = each_in(&db, &path, start + 1, |seq, hash, bytes| {
         let expected = report.entries + 1;
         let problem = if seq != expected {
             Some(format!(
@@ -381,7 +371,14 @@ pub fn rebuild(dir: &Path) -> Result<(Report, UnifiedState), StoreError> {
                 true
             }
         }
-    })?;
+    });
+    match walked {
+        // A damaged batch is a break in the chain like any other.
+        Err(StoreError::Entry { message, .. }) if report.broken.is_none() => {
+            report.broken = Some((report.entries + 1, message));
+        }
+        other => other?,
+    }
     report.digest = state.digest();
     Ok((report, state))
 }
@@ -443,16 +440,7 @@ pub fn compact(dir: &Path, keep: u64, archive: Option<&Path>) -> Result<Compacte
                 break;
             }
         }
-        let first = {
-            let read = db.begin_read().map_err(|e| redb_error(path, e))?;
-            match open_table(&read, path, LOG)? {
-                Some(t) => t
-                    .first()
-                    .map_err(|e| redb_error(path, e))?
-                    .map_or(head + 1, |(seq, _)| seq.value()),
-                None => head + 1,
-            }
-        };
+        let first = read::first(db, path)?.unwrap_or(head + 1);
         let Some(cut) = cut.filter(|c| c.covers >= first) else {
             return Ok(Compacted {
                 checkpoint: newest,
@@ -469,6 +457,25 @@ pub fn compact(dir: &Path, keep: u64, archive: Option<&Path>) -> Result<Compacte
             entries
                 .retain_in(..=cut.covers, |_, _| false)
                 .map_err(|e| redb_error(path, e))?;
+            // The batch the cut falls in keeps what comes after it.
+            let straddling = match entries
+                .range(cut.covers + 1..)
+                .map_err(|e| redb_error(path, e))?
+                .next()
+            {
+                Some(item) => {
+                    let (last, value) = item.map_err(|e| redb_error(path, e))?;
+                    let (last, value) = (last.value(), value.value());
+                    let kept = read::tail_from(last, value, cut.covers + 1)?;
+                    (kept.len() < value.len()).then(|| (last, kept.to_vec()))
+                }
+                None => None,
+            };
+            if let Some((last, kept)) = straddling {
+                entries
+                    .insert(last, kept.as_slice())
+                    .map_err(|e| redb_error(path, e))?;
+            }
             for table in [CHECKPOINTS, SNAPSHOTS] {
                 txn.open_table(table)
                     .map_err(|e| redb_error(path, e))?

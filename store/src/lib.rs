@@ -49,8 +49,19 @@ pub use log::{Durability, Log, Options};
 pub use operator::{ImportError, OperatorChange, parse_changes};
 pub use read::entries;
 
-/// `sequence → hash ‖ canonical bytes`.
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+/// `last sequence of a batch → its entries`, each `sequence (u64, little
+/// endian) ‖ hash ‖ length (u32, little endian) ‖ canonical bytes`. One
+/// value per batch (of at most about [`BATCH_VALUE`] bytes): the writer
+/// makes one B-tree insert per batch, not one per entry.
+const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+
+/// Where the first format kept one entry per value: a file that has it is
+/// refused rather than read as empty.
+const FIRST_FORMAT: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
+
+/// Size past which the writer starts a new value within a batch, so that
+/// a reader never holds more than about this much of the log at once.
+const BATCH_VALUE: usize = 1 << 20;
 
 /// `covered sequence → checkpoint` (JSON, [`Checkpoint`]).
 const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");
@@ -103,6 +114,15 @@ pub enum StoreError {
         seq: u64,
         /// What is wrong.
         message: String,
+    },
+    /// A log file written by an earlier erynoa, one entry per stored value.
+    #[error(
+        "log `{path}` is in the first format (one entry per value), which this erynoa does not \
+         read: export it with the erynoa that wrote it (`erynoa log export`)"
+    )]
+    Format {
+        /// The file.
+        path: String,
     },
     /// A checkpoint that cannot be used.
     #[error("checkpoint after entry {covers}: {message}")]
@@ -163,6 +183,18 @@ fn open_table(
     }
 }
 
+/// Refuses a file in the first format (one entry per value, before
+/// batches): reading it as this format would find no entries.
+fn check_format(db: &redb::Database, path: &Path) -> Result<(), StoreError> {
+    let read = db.begin_read().map_err(|e| redb_error(path, e))?;
+    match open_table(&read, path, FIRST_FORMAT)? {
+        Some(_) => Err(StoreError::Format {
+            path: path.display().to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -177,17 +209,12 @@ fn chain(prev: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
 }
 
 fn hex(hash: &[u8; 32]) -> String {
-    hash.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(hash)
 }
 
 /// The 32 bytes `text` spells in hex, if it does.
 fn unhex(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
     let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }

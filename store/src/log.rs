@@ -10,7 +10,9 @@ use redb::Database;
 use serde::Serialize;
 
 use crate::checkpoint::{self, Checkpoint, Restored};
-use crate::{Entry, FILE, LOG, StoreError, chain, hex, now_ms, open_table, read, redb_error};
+use crate::{
+    BATCH_VALUE, Entry, FILE, LOG, StoreError, chain, hex, now_ms, open_table, read, redb_error,
+};
 
 /// Entries that may wait for the writer before appends are refused.
 const QUEUE: usize = 65_536;
@@ -208,10 +210,15 @@ pub(crate) fn head(db: &Database, path: &Path) -> Result<(u64, [u8; 32]), StoreE
     let Some(table) = open_table(&read, path, LOG)? else {
         return Ok((0, [0; 32]));
     };
-    match table.last().map_err(|e| redb_error(path, e))? {
-        Some((seq, value)) => Ok((seq.value(), read::split(seq.value(), value.value())?.0)),
-        None => Ok((0, [0; 32])),
+    let Some((last, value)) = table.last().map_err(|e| redb_error(path, e))? else {
+        return Ok((0, [0; 32]));
+    };
+    let mut head = (0, [0; 32]);
+    for record in read::records(last.value(), value.value()) {
+        let (seq, hash, _) = record?;
+        head = (seq, hash);
     }
+    Ok(head)
 }
 
 impl Log {
@@ -224,6 +231,7 @@ impl Log {
         })?;
         let path = dir.join(FILE);
         let db = Arc::new(Database::create(&path).map_err(|e| redb_error(&path, e))?);
+        crate::check_format(&db, &path)?;
         let (last, prev) = head(&db, &path)?;
         let checkpointed = checkpoint::newest(&db, &path)?.map_or(0, |c| c.covers);
         let shared = Arc::new(Shared {
@@ -438,6 +446,7 @@ fn maybe_checkpoint(shared: &Arc<Shared>, q: &mut Queue) {
 fn write_loop(shared: &Arc<Shared>, mut prev: [u8; 32], durability: Durability) {
     let mut last_sync = Instant::now();
     let mut unsynced: Option<u64> = None;
+    let mut buf = Vec::new();
     loop {
         let batch: Vec<Entry> = {
             let mut q = shared.lock();
@@ -479,7 +488,7 @@ fn write_loop(shared: &Arc<Shared>, mut prev: [u8; 32], durability: Durability) 
                 batch.is_empty() || last_sync.elapsed() >= Duration::from_millis(ms)
             }
         };
-        let result = write_batch(&shared.db, &shared.path, &batch, &mut prev, sync);
+        let result = write_batch(&shared.db, &shared.path, &batch, &mut prev, sync, &mut buf);
         let mut q = shared.lock();
         match result {
             Ok(()) => {
@@ -511,12 +520,16 @@ fn write_loop(shared: &Arc<Shared>, mut prev: [u8; 32], durability: Durability) 
     }
 }
 
+/// Writes `batch` in one redb transaction, as one value (or, past
+/// [`BATCH_VALUE`] bytes, a few), serialized into `buf`, which is kept
+/// between batches so that the writer does not allocate per entry.
 fn write_batch(
     db: &Database,
     path: &Path,
     batch: &[Entry],
     prev: &mut [u8; 32],
     sync: bool,
+    buf: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
     let mut txn = db.begin_write().map_err(|e| redb_error(path, e))?;
     txn.set_durability(if sync {
@@ -527,18 +540,34 @@ fn write_batch(
     let mut hash = *prev;
     {
         let mut table = txn.open_table(LOG).map_err(|e| redb_error(path, e))?;
-        for entry in batch {
-            let bytes = serde_json::to_vec(entry).map_err(|e| StoreError::Entry {
+        buf.clear();
+        for (i, entry) in batch.iter().enumerate() {
+            let bad = |message: String| StoreError::Entry {
                 seq: entry.seq,
-                message: e.to_string(),
+                message,
+            };
+            // seq ‖ hash ‖ length ‖ bytes: the hash and the length are
+            // known once the bytes are written after them.
+            let start = buf.len();
+            buf.extend_from_slice(&entry.seq.to_le_bytes());
+            buf.extend_from_slice(&[0; 36]);
+            serde_json::to_writer(&mut *buf, entry).map_err(|e| bad(e.to_string()))?;
+            let bytes = &buf[start + 44..];
+            let len = u32::try_from(bytes.len()).map_err(|_| {
+                bad(format!(
+                    "{} bytes is more than an entry may hold",
+                    bytes.len()
+                ))
             })?;
-            hash = chain(&hash, &bytes);
-            let mut value = Vec::with_capacity(32 + bytes.len());
-            value.extend_from_slice(&hash);
-            value.extend_from_slice(&bytes);
-            table
-                .insert(entry.seq, value.as_slice())
-                .map_err(|e| redb_error(path, e))?;
+            hash = chain(&hash, bytes);
+            buf[start + 8..start + 40].copy_from_slice(&hash);
+            buf[start + 40..start + 44].copy_from_slice(&len.to_le_bytes());
+            if buf.len() >= BATCH_VALUE || i + 1 == batch.len() {
+                table
+                    .insert(entry.seq, buf.as_slice())
+                    .map_err(|e| redb_error(path, e))?;
+                buf.clear();
+            }
         }
     }
     txn.commit().map_err(|e| redb_error(path, e))?;

@@ -19,6 +19,7 @@ pub(crate) fn open_read(dir: &Path) -> Result<(Database, PathBuf), StoreError> {
         });
     }
     let db = Database::open(&path).map_err(|e| redb_error(&path, e))?;
+    crate::check_format(&db, &path)?;
     Ok((db, path))
 }
 
@@ -34,26 +35,95 @@ pub(crate) fn each_in(
     let Some(table) = open_table(&read, path, LOG)? else {
         return Ok(());
     };
+    // A batch is keyed by its last entry: the first batch from `since` on
+    // holds `since` if anything does.
     for item in table.range(since..).map_err(|e| redb_error(path, e))? {
-        let (seq, value) = item.map_err(|e| redb_error(path, e))?;
-        let (seq, value) = (seq.value(), value.value());
-        let (hash, bytes) = split(seq, value)?;
-        if !f(seq, hash, bytes) {
-            break;
+        let (last, value) = item.map_err(|e| redb_error(path, e))?;
+        for record in records(last.value(), value.value()) {
+            let (seq, hash, bytes) = record?;
+            if seq >= since && !f(seq, hash, bytes) {
+                return Ok(());
+            }
         }
     }
     Ok(())
 }
 
-/// A stored value's hash and entry bytes.
-pub(crate) fn split(seq: u64, value: &[u8]) -> Result<([u8; 32], &[u8]), StoreError> {
-    match value.get(..32).and_then(|h| <[u8; 32]>::try_from(h).ok()) {
-        Some(hash) => Ok((hash, &value[32..])),
-        None => Err(StoreError::Entry {
-            seq,
-            message: "shorter than its hash".into(),
-        }),
+/// The entries of the batch stored under `last`, as `(seq, hash, bytes)`:
+/// in increasing order, ending on `last`; a value that breaks that is an
+/// error naming the batch.
+pub(crate) fn records(
+    last: u64,
+    value: &[u8],
+) -> impl Iterator<Item = Result<(u64, [u8; 32], &[u8]), StoreError>> {
+    let mut rest = value;
+    let mut prev: Option<u64> = None;
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        if rest.is_empty() {
+            return match prev {
+                Some(p) if p == last => None,
+                _ => {
+                    failed = true;
+                    Some(Err(bad_batch(last, "it does not end on its last entry")))
+                }
+            };
+        }
+        let record = split_record(rest).and_then(|(seq, hash, bytes, tail)| {
+            if prev.is_some_and(|p| seq <= p) || seq > last {
+                return None;
+            }
+            rest = tail;
+            prev = Some(seq);
+            Some((seq, hash, bytes))
+        });
+        if record.is_none() {
+            failed = true;
+        }
+        Some(record.ok_or_else(|| bad_batch(last, "an entry in it is cut short or out of order")))
+    })
+}
+
+/// The part of the batch stored under `last` from entry `since` on (what
+/// compaction keeps of a batch it cuts).
+pub(crate) fn tail_from(last: u64, value: &[u8], since: u64) -> Result<&[u8], StoreError> {
+    let mut rest = value;
+    while let Some((seq, _, _, tail)) = split_record(rest) {
+        if seq >= since {
+            return Ok(rest);
+        }
+        rest = tail;
     }
+    Err(bad_batch(last, &format!("entry {since} is not in it")))
+}
+
+fn split_record(value: &[u8]) -> Option<(u64, [u8; 32], &[u8], &[u8])> {
+    let (seq, value) = value.split_first_chunk::<8>()?;
+    let (hash, value) = value.split_first_chunk::<32>()?;
+    let (len, value) = value.split_first_chunk::<4>()?;
+    let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+    let bytes = value.get(..len)?;
+    Some((u64::from_le_bytes(*seq), *hash, bytes, &value[len..]))
+}
+
+fn bad_batch(last: u64, why: &str) -> StoreError {
+    StoreError::Entry {
+        seq: last,
+        message: format!("the stored batch ending at entry {last} is damaged: {why}"),
+    }
+}
+
+/// The first stored entry's sequence number, if any.
+pub(crate) fn first(db: &Database, path: &Path) -> Result<Option<u64>, StoreError> {
+    let mut found = None;
+    each_in(db, path, 0, |seq, _, _| {
+        found = Some(seq);
+        false
+    })?;
+    Ok(found)
 }
 
 /// Parses stored entries, at most `limit`, with their hashes.

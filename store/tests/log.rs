@@ -12,7 +12,43 @@ use erynoa_host::{Transaction, UnifiedState};
 use erynoa_store::{Durability, Log, verify};
 use redb::ReadableTable as _;
 
-const TABLE: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("log");
+/// The log table: batches keyed by their last entry, each entry stored as
+/// `seq ‖ hash ‖ length ‖ bytes` (little endian).
+const TABLE: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("entries");
+
+/// One stored entry, as the tests take a batch apart to tamper with it.
+struct Stored {
+    seq: u64,
+    hash: [u8; 32],
+    bytes: Vec<u8>,
+}
+
+fn decode(mut value: &[u8]) -> Vec<Stored> {
+    let mut out = Vec::new();
+    while !value.is_empty() {
+        let seq = u64::from_le_bytes(value[..8].try_into().unwrap());
+        let hash = value[8..40].try_into().unwrap();
+        let len = u32::from_le_bytes(value[40..44].try_into().unwrap()) as usize;
+        out.push(Stored {
+            seq,
+            hash,
+            bytes: value[44..44 + len].to_vec(),
+        });
+        value = &value[44 + len..];
+    }
+    out
+}
+
+fn encode(entries: &[Stored]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        out.extend_from_slice(&e.seq.to_le_bytes());
+        out.extend_from_slice(&e.hash);
+        out.extend_from_slice(&u32::try_from(e.bytes.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(&e.bytes);
+    }
+    out
+}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("erynoa-store-{name}-{}", std::process::id()));
@@ -58,15 +94,28 @@ fn concurrent_appends_make_one_gapless_chain_in_both_modes() {
     }
 }
 
-/// Rewrites the stored value of entry `seq` with `f`.
-fn tamper(dir: &std::path::Path, seq: u64, f: impl FnOnce(&mut Vec<u8>)) {
+/// Rewrites the batch that holds entry `seq` with `f`, stored again under
+/// its (new) last entry, or removed if `f` leaves it empty.
+fn tamper(dir: &std::path::Path, seq: u64, f: impl FnOnce(&mut Vec<Stored>)) {
     let db = redb::Database::open(dir.join(erynoa_store::FILE)).unwrap();
     let txn = db.begin_write().unwrap();
     {
         let mut table = txn.open_table(TABLE).unwrap();
-        let mut value = table.get(seq).unwrap().unwrap().value().to_vec();
-        f(&mut value);
-        table.insert(seq, value.as_slice()).unwrap();
+        let (last, mut entries) = {
+            let (last, value) = table.range(seq..).unwrap().next().unwrap().unwrap();
+            (last.value(), decode(value.value()))
+        };
+        assert!(
+            entries.iter().any(|e| e.seq == seq),
+            "entry {seq} is stored"
+        );
+        f(&mut entries);
+        table.remove(last).unwrap();
+        if let Some(new_last) = entries.last() {
+            table
+                .insert(new_last.seq, encode(&entries).as_slice())
+                .unwrap();
+        }
     }
     txn.commit().unwrap();
 }
@@ -76,9 +125,10 @@ fn verify_names_the_first_changed_or_missing_entry() {
     let dir = scratch("tamper");
     fill(&dir, Durability::Immediate, 40);
     // One byte of entry 17's JSON changed, its stored hash kept.
-    tamper(&dir, 17, |v| {
-        let at = v.len() - 3;
-        v[at] ^= 1;
+    tamper(&dir, 17, |entries| {
+        let e = entries.iter_mut().find(|e| e.seq == 17).unwrap();
+        let at = e.bytes.len() - 3;
+        e.bytes[at] ^= 1;
     });
     let report = verify(&dir).unwrap();
     assert_eq!(report.entries, 16);
@@ -89,27 +139,29 @@ fn verify_names_the_first_changed_or_missing_entry() {
     // An entry removed: the gap is named.
     let dir = scratch("gap");
     fill(&dir, Durability::Immediate, 40);
-    let db = redb::Database::open(dir.join(erynoa_store::FILE)).unwrap();
-    let txn = db.begin_write().unwrap();
-    txn.open_table(TABLE).unwrap().remove(23).unwrap();
-    txn.commit().unwrap();
-    drop(db);
+    tamper(&dir, 23, |entries| entries.retain(|e| e.seq != 23));
     let report = verify(&dir).unwrap();
     let (seq, why) = report.broken.unwrap();
     assert_eq!((report.entries, seq), (22, 23), "{why}");
     assert!(why.contains("missing"), "{why}");
 
-    // One byte flipped in the middle of the file itself, inside entry 29.
+    // One byte flipped in the file itself, in an entry's bytes. The file
+    // also holds stale copies of pages (redb copies on write), so the byte
+    // is flipped in every copy of that entry: one of them is the live one.
     let dir = scratch("flip");
     fill(&dir, Durability::Immediate, 40);
     let file = dir.join(erynoa_store::FILE);
     let mut bytes = std::fs::read(&file).unwrap();
-    let marker = br#""i":7,"#;
-    let at = bytes
+    let marker = br#""i":7,"thread":2}"#;
+    let copies: Vec<usize> = bytes
         .windows(marker.len())
-        .rposition(|w| w == marker)
-        .expect("an entry's bytes are in the file");
-    bytes[at + 4] = b'8';
+        .enumerate()
+        .filter_map(|(at, w)| (w == marker).then_some(at))
+        .collect();
+    assert!(!copies.is_empty(), "an entry's bytes are in the file");
+    for at in copies {
+        bytes[at + 4] = b'8';
+    }
     std::fs::write(&file, &bytes).unwrap();
     match verify(&dir) {
         // redb may see the damage first; it names the file.
@@ -119,6 +171,31 @@ fn verify_names_the_first_changed_or_missing_entry() {
             assert!(why.contains("hash"), "{seq}: {why}");
         }
     }
+
+    // A stored batch cut short, its last entry shorter than its length
+    // says: named as damage where the chain stops, not a panic.
+    let dir = scratch("cut-short");
+    fill(&dir, Durability::Immediate, 40);
+    let file = dir.join(erynoa_store::FILE);
+    {
+        let db = redb::Database::open(&file).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(TABLE).unwrap();
+            let (last, mut value) = {
+                let (k, v) = table.range(31..).unwrap().next().unwrap().unwrap();
+                (k.value(), v.value().to_vec())
+            };
+            let at = value.len() - 1;
+            value.truncate(at);
+            table.insert(last, value.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let report = verify(&dir).unwrap();
+    let (seq, why) = report.broken.unwrap();
+    assert!(seq >= 31 && report.entries == seq - 1, "{seq}: {why}");
+    assert!(why.contains("damaged"), "{why}");
 
     // A corrupt file is an error that names it, not a panic.
     let dir = scratch("garbage");
@@ -379,4 +456,56 @@ fn a_log_never_opened_with_its_state_cannot_be_checkpointed_and_says_how_to_fix_
         .unwrap_err()
         .to_string();
     assert!(e.contains("no checkpoint to start from"), "{e}");
+}
+
+#[test]
+fn big_batches_are_stored_in_several_values_and_read_back_whole() {
+    let dir = scratch("big-batches");
+    let log = Log::open(&dir, Durability::Batched { ms: 50 }).unwrap();
+    // About 4 MiB queued at once: one batch, more than one stored value.
+    let filler = "x".repeat(64 * 1024);
+    let mut last = 0;
+    for i in 0..64 {
+        last = log
+            .append("decision", &serde_json::json!({"i": i, "filler": filler}))
+            .unwrap();
+    }
+    log.wait_durable(last, Duration::from_secs(10)).unwrap();
+    drop(log);
+    let values = {
+        let db = redb::Database::open(dir.join(erynoa_store::FILE)).unwrap();
+        let read = db.begin_read().unwrap();
+        read.open_table(TABLE).unwrap().iter().unwrap().count()
+    };
+    assert!(values > 1, "{values} values");
+    let report = verify(&dir).unwrap();
+    assert_eq!((report.entries, report.broken), (64, None));
+    let entries = erynoa_store::entries(&dir, 30, 5).unwrap();
+    let seqs: Vec<u64> = entries.iter().map(|(e, _)| e.seq).collect();
+    assert_eq!(seqs, [30, 31, 32, 33, 34]);
+}
+
+#[test]
+fn a_log_in_the_first_format_is_refused_not_read_as_empty() {
+    let dir = scratch("first-format");
+    std::fs::create_dir_all(&dir).unwrap();
+    {
+        let db = redb::Database::create(dir.join(erynoa_store::FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        let old: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("log");
+        txn.open_table(old)
+            .unwrap()
+            .insert(1, &[0u8; 40][..])
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let e = Log::open(&dir, Durability::Immediate)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("first format") && e.contains("erynoa log export"),
+        "{e}"
+    );
+    let e = verify(&dir).unwrap_err().to_string();
+    assert!(e.contains("first format"), "{e}");
 }

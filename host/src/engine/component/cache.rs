@@ -60,10 +60,6 @@ impl Hasher for Sha256Hasher {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A cache directory or key that could not be used.
 #[derive(Debug, thiserror::Error)]
 #[error("compiled cache `{path}`: {reason}")]
@@ -91,7 +87,7 @@ impl CompiledCache {
         let key = read_or_create_key(dir, key_file)?;
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let engine_hash = hex(&hasher.0.finalize()[..16]);
+        let engine_hash = hex::encode(&hasher.0.finalize()[..16]);
         Ok(Self {
             dir: dir.to_owned(),
             key,
@@ -120,7 +116,7 @@ impl CompiledCache {
         engine: &Engine,
         bytes: &[u8],
     ) -> wasmtime::Result<Component> {
-        let digest = hex(&Sha256::digest(bytes));
+        let digest = hex::encode(Sha256::digest(bytes));
         let path = self.path(&digest);
         match read_entry(&path) {
             Ok(Some(file)) => {
@@ -176,9 +172,11 @@ impl CompiledCache {
     fn store(&self, path: &Path, mac: &[u8], artifact: &[u8]) -> std::io::Result<()> {
         let mut suffix = [0u8; 8];
         getrandom::fill(&mut suffix).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let tmp = self
-            .dir
-            .join(format!(".tmp-{}-{}", std::process::id(), hex(&suffix)));
+        let tmp = self.dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            hex::encode(suffix)
+        ));
         let written = create_new_private(&tmp).and_then(|mut file| {
             file.write_all(mac)?;
             file.write_all(artifact)?;
