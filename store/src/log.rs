@@ -215,8 +215,8 @@ pub(crate) fn head(db: &Database, path: &Path) -> Result<(u64, [u8; 32]), StoreE
     };
     let mut head = (0, [0; 32]);
     for record in read::records(last.value(), value.value()) {
-        let (seq, hash, _) = record?;
-        head = (seq, hash);
+        let record = record?;
+        head = (record.seq, record.hash);
     }
     Ok(head)
 }

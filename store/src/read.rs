@@ -40,7 +40,7 @@ pub(crate) fn each_in(
     for item in table.range(since..).map_err(|e| redb_error(path, e))? {
         let (last, value) = item.map_err(|e| redb_error(path, e))?;
         for record in records(last.value(), value.value()) {
-            let (seq, hash, bytes) = record?;
+            let Record { seq, hash, bytes } = record?;
             if seq >= since && !f(seq, hash, bytes) {
                 return Ok(());
             }
@@ -49,13 +49,20 @@ pub(crate) fn each_in(
     Ok(())
 }
 
-/// The entries of the batch stored under `last`, as `(seq, hash, bytes)`:
+/// One stored entry.
+pub(crate) struct Record<'a> {
+    pub(crate) seq: u64,
+    pub(crate) hash: [u8; 32],
+    pub(crate) bytes: &'a [u8],
+}
+
+/// The entries of the batch stored under `last`:
 /// in increasing order, ending on `last`; a value that breaks that is an
 /// error naming the batch.
 pub(crate) fn records(
     last: u64,
     value: &[u8],
-) -> impl Iterator<Item = Result<(u64, [u8; 32], &[u8]), StoreError>> {
+) -> impl Iterator<Item = Result<Record<'_>, StoreError>> {
     let mut rest = value;
     let mut prev: Option<u64> = None;
     let mut failed = false;
@@ -72,13 +79,13 @@ pub(crate) fn records(
                 }
             };
         }
-        let record = split_record(rest).and_then(|(seq, hash, bytes, tail)| {
-            if prev.is_some_and(|p| seq <= p) || seq > last {
+        let record = split_record(rest).and_then(|(record, tail)| {
+            if prev.is_some_and(|p| record.seq <= p) || record.seq > last {
                 return None;
             }
             rest = tail;
-            prev = Some(seq);
-            Some((seq, hash, bytes))
+            prev = Some(record.seq);
+            Some(record)
         });
         if record.is_none() {
             failed = true;
@@ -91,8 +98,8 @@ pub(crate) fn records(
 /// compaction keeps of a batch it cuts).
 pub(crate) fn tail_from(last: u64, value: &[u8], since: u64) -> Result<&[u8], StoreError> {
     let mut rest = value;
-    while let Some((seq, _, _, tail)) = split_record(rest) {
-        if seq >= since {
+    while let Some((record, tail)) = split_record(rest) {
+        if record.seq >= since {
             return Ok(rest);
         }
         rest = tail;
@@ -100,13 +107,19 @@ pub(crate) fn tail_from(last: u64, value: &[u8], since: u64) -> Result<&[u8], St
     Err(bad_batch(last, &format!("entry {since} is not in it")))
 }
 
-fn split_record(value: &[u8]) -> Option<(u64, [u8; 32], &[u8], &[u8])> {
+/// The first record in `value`, and what follows it.
+fn split_record(value: &[u8]) -> Option<(Record<'_>, &[u8])> {
     let (seq, value) = value.split_first_chunk::<8>()?;
     let (hash, value) = value.split_first_chunk::<32>()?;
     let (len, value) = value.split_first_chunk::<4>()?;
     let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
     let bytes = value.get(..len)?;
-    Some((u64::from_le_bytes(*seq), *hash, bytes, &value[len..]))
+    let record = Record {
+        seq: u64::from_le_bytes(*seq),
+        hash: *hash,
+        bytes,
+    };
+    Some((record, &value[len..]))
 }
 
 fn bad_batch(last: u64, why: &str) -> StoreError {
