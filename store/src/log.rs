@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use erynoa_host::{CommitRecord, Journal, JournalError, UnifiedState};
+use erynoa_host::{Journal, JournalError, UnifiedState};
 use redb::Database;
 use serde::Serialize;
 
@@ -577,9 +577,7 @@ fn write_batch(
 
 /// Commits are journaled as `commit` entries.
 impl Journal for Log {
-    fn record(&self, commit: &CommitRecord<'_>) -> Result<u64, JournalError> {
-        let body = serde_json::value::to_raw_value(commit)
-            .map_err(|e| JournalError(format!("cannot serialize the commit: {e}")))?;
+    fn record(&self, body: Box<serde_json::value::RawValue>) -> Result<u64, JournalError> {
         // Called under the realm's write lock: a full queue refuses at once
         // rather than stall every commit of the realm while it drains.
         self.shared

@@ -31,14 +31,15 @@ pub struct JournalError(pub String);
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
-/// use erynoa_host::{CommitRecord, Journal, JournalError, UnifiedState};
+/// use erynoa_host::{Journal, JournalError, UnifiedState};
+/// use serde_json::value::RawValue;
 ///
 /// #[derive(Debug, Default)]
 /// struct Memory(Mutex<Vec<String>>);
 /// impl Journal for Memory {
-///     fn record(&self, c: &CommitRecord<'_>) -> Result<u64, JournalError> {
+///     fn record(&self, commit: Box<RawValue>) -> Result<u64, JournalError> {
 ///         let mut log = self.0.lock().unwrap();
-///         log.push(format!("{}: {} writes", c.policy_id, c.writes.len()));
+///         log.push(commit.get().to_owned());
 ///         Ok(log.len() as u64)
 ///     }
 /// }
@@ -47,8 +48,9 @@ pub struct JournalError(pub String);
 /// state.set_journal(journal.clone());
 /// ```
 pub trait Journal: Send + Sync + std::fmt::Debug {
-    /// Records `commit`; returns its sequence number in the log. Called
-    /// with the realm's write lock held: it must not block for long (queue
-    /// the entry; make it durable elsewhere).
-    fn record(&self, commit: &CommitRecord<'_>) -> Result<u64, JournalError>;
+    /// Records `commit`, a [`CommitRecord`] as JSON; returns its sequence
+    /// number in the log. The JSON is written before the realm's locks are
+    /// taken; this is called with the realm's write lock held, so it must
+    /// not block for long (queue the entry; make it durable elsewhere).
+    fn record(&self, commit: Box<serde_json::value::RawValue>) -> Result<u64, JournalError>;
 }

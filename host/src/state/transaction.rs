@@ -169,12 +169,42 @@ impl Transaction {
         self.writes.values().map(BTreeMap::len).sum()
     }
 
+    /// This transaction's commit as a journal records it.
+    fn journal_record(
+        &self,
+        policy_id: &str,
+    ) -> Result<Box<serde_json::value::RawValue>, super::JournalError> {
+        let preview = self.changes_preview();
+        let record = super::CommitRecord {
+            realm: &self.realm_id,
+            policy_id,
+            writes: &preview,
+            events: &self.events,
+        };
+        serde_json::value::to_raw_value(&record)
+            .map_err(|e| super::JournalError(format!("cannot serialize the commit: {e}")))
+    }
+
     /// Applies every write and event at once. Refused with [`Conflict`] when
     /// the evaluation read the realm's stores and another commit changed them
     /// since: its decision may rest on stale values.
     pub fn commit(self, policy_id: &str) -> Result<StateChanges, CommitError> {
         let mut sequence = None;
         if !self.writes.is_empty() {
+            // Serialized before any lock is taken: the lock is held only to
+            // check, hand over and apply.
+            let record = match self.state.journal() {
+                Some(journal) => match self.journal_record(policy_id) {
+                    Ok(record) => Some((journal, record)),
+                    Err(error) => {
+                        return Err(CommitError::Journal {
+                            error,
+                            discarded: self.discard(),
+                        });
+                    }
+                },
+                None => None,
+            };
             // Waits while an evaluation runs alone in the realm (it holds the
             // serial lock from its reads to its commit).
             let serial = (!self.serialized).then(|| self.state.serial(&self.realm_id));
@@ -187,17 +217,10 @@ impl Transaction {
                     discarded: self.discard(),
                 }));
             }
-            if let Some(journal) = self.state.journal() {
+            if let Some((journal, record)) = record {
                 // Under the realm's lock: the log's order is the order of
                 // the commits it replays.
-                let preview = self.changes_preview();
-                let record = super::CommitRecord {
-                    realm: &self.realm_id,
-                    policy_id,
-                    writes: &preview,
-                    events: &self.events,
-                };
-                match journal.record(&record) {
+                match journal.record(record) {
                     Ok(seq) => sequence = Some(seq),
                     Err(error) => {
                         drop(stores);
@@ -345,15 +368,18 @@ mod tests {
     impl super::super::Journal for Recorder {
         fn record(
             &self,
-            c: &super::super::CommitRecord<'_>,
+            c: Box<serde_json::value::RawValue>,
         ) -> Result<u64, super::super::JournalError> {
             if self.refuse.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(super::super::JournalError("disk full".into()));
             }
+            let c: serde_json::Value = serde_json::from_str(c.get()).unwrap();
             let mut seen = self.seen.lock();
             seen.push(format!(
-                "{} {}={:?}",
-                c.realm, c.writes[0].key, c.writes[0].value
+                "{} {}={}",
+                c["realm"].as_str().unwrap(),
+                c["writes"][0]["key"].as_str().unwrap(),
+                c["writes"][0]["value"]
             ));
             Ok(seen.len() as u64)
         }
@@ -368,7 +394,7 @@ mod tests {
         t.put("quota", "alice", "2");
         let changes = t.commit("p").unwrap();
         assert_eq!(changes.sequence, Some(1));
-        assert_eq!(*journal.seen.lock(), ["r alice=Some(\"2\")"]);
+        assert_eq!(*journal.seen.lock(), ["r alice=\"2\""]);
         // Refused by the journal: nothing is applied.
         journal
             .refuse
