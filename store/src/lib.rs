@@ -49,19 +49,21 @@ pub use log::{Durability, Log, Options};
 pub use operator::{ImportError, OperatorChange, parse_changes};
 pub use read::entries;
 
-/// `last sequence of a batch → its entries`, each `sequence (u64, little
-/// endian) ‖ hash ‖ length (u32, little endian) ‖ canonical bytes`. One
-/// value per batch (of at most about [`BATCH_VALUE`] bytes): the writer
-/// makes one B-tree insert per batch, not one per entry.
+/// `last sequence of a run of entries → the entries`, each `sequence (u64,
+/// little endian) ‖ hash ‖ length (u32, little endian) ‖ canonical bytes`.
+/// The writer stores a batch in values of up to [`BATCH_VALUE`] bytes: one
+/// B-tree insert per hundred entries or so, not one per entry.
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 
 /// Where the first format kept one entry per value: a file that has it is
 /// refused rather than read as empty.
 const FIRST_FORMAT: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
 
-/// Size past which the writer starts a new value within a batch, so that
-/// a reader never holds more than about this much of the log at once.
-const BATCH_VALUE: usize = 1 << 20;
+/// Most bytes of entries in one stored value (unless one entry is longer).
+/// Just under 64 KiB: redb gives a value a region of the next power of two
+/// up, so bigger values waste up to half their size, and smaller ones cost
+/// more inserts.
+const BATCH_VALUE: usize = (64 << 10) - 512;
 
 /// `covered sequence → checkpoint` (JSON, [`Checkpoint`]).
 const CHECKPOINTS: TableDefinition<u64, &[u8]> = TableDefinition::new("checkpoints");

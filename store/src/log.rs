@@ -520,9 +520,9 @@ fn write_loop(shared: &Arc<Shared>, mut prev: [u8; 32], durability: Durability) 
     }
 }
 
-/// Writes `batch` in one redb transaction, as one value (or, past
-/// [`BATCH_VALUE`] bytes, a few), serialized into `buf`, which is kept
-/// between batches so that the writer does not allocate per entry.
+/// Writes `batch` in one redb transaction, in values of at most
+/// [`BATCH_VALUE`] bytes (or one entry), serialized into `buf`, which is
+/// kept between batches so that the writer does not allocate per entry.
 fn write_batch(
     db: &Database,
     path: &Path,
@@ -541,7 +541,8 @@ fn write_batch(
     {
         let mut table = txn.open_table(LOG).map_err(|e| redb_error(path, e))?;
         buf.clear();
-        for (i, entry) in batch.iter().enumerate() {
+        let mut prev_seq = 0;
+        for entry in batch {
             let bad = |message: String| StoreError::Entry {
                 seq: entry.seq,
                 message,
@@ -562,12 +563,20 @@ fn write_batch(
             hash = chain(&hash, bytes);
             buf[start + 8..start + 40].copy_from_slice(&hash);
             buf[start + 40..start + 44].copy_from_slice(&len.to_le_bytes());
-            if buf.len() >= BATCH_VALUE || i + 1 == batch.len() {
+            if buf.len() > BATCH_VALUE && start > 0 {
+                // The entries before this one fill a value; it starts the next.
                 table
-                    .insert(entry.seq, buf.as_slice())
+                    .insert(prev_seq, &buf[..start])
                     .map_err(|e| redb_error(path, e))?;
-                buf.clear();
+                buf.copy_within(start.., 0);
+                buf.truncate(buf.len() - start);
             }
+            prev_seq = entry.seq;
+        }
+        if !buf.is_empty() {
+            table
+                .insert(prev_seq, buf.as_slice())
+                .map_err(|e| redb_error(path, e))?;
         }
     }
     txn.commit().map_err(|e| redb_error(path, e))?;

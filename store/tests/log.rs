@@ -462,7 +462,7 @@ fn a_log_never_opened_with_its_state_cannot_be_checkpointed_and_says_how_to_fix_
 fn big_batches_are_stored_in_several_values_and_read_back_whole() {
     let dir = scratch("big-batches");
     let log = Log::open(&dir, Durability::Batched { ms: 50 }).unwrap();
-    // About 4 MiB queued at once: one batch, more than one stored value.
+    // About 4 MiB queued at once: one batch, many stored values.
     let filler = "x".repeat(64 * 1024);
     let mut last = 0;
     for i in 0..64 {
