@@ -269,25 +269,27 @@ pub(crate) async fn evaluate(
     let worker = app.clone();
     let id = id.to_owned();
     let run = tokio::task::spawn_blocking(move || {
-        let mut decided = Vec::with_capacity(requests.len());
-        let mut last = None;
-        for r in &requests {
-            let d = Decided {
+        let decided: Vec<Decided> = requests
+            .iter()
+            .map(|r| Decided {
                 evaluation: version.policy.evaluate(&worker.state, r, worker.limits),
                 decision_id: uuid::Uuid::now_v7().to_string(),
-            };
-            if let Some(log) = &worker.log {
-                let entry = decision_entry(&id, &version, r, &d, Some(&worker.masking))?;
+            })
+            .collect();
+        // The slot is for evaluating: recording the decisions and waiting
+        // for the fsync hold none, so the next evaluations start meanwhile
+        // and concurrent decisions share fsyncs (group commit).
+        drop(permit);
+        let mut last = None;
+        if let Some(log) = &worker.log {
+            for (r, d) in requests.iter().zip(&decided) {
+                let entry = decision_entry(&id, &version, r, d, Some(&worker.masking))?;
                 last = Some(
                     log.append_raw("decision", entry)
                         .map_err(|e| e.to_string())?,
                 );
             }
-            decided.push(d);
         }
-        // The slot is for evaluating: waiting for the fsync holds none, so
-        // concurrent decisions share fsyncs (group commit).
-        drop(permit);
         if let (Some(log), Some(seq), true) = (&worker.log, last, worker.wait_fsync) {
             let waited = std::time::Instant::now();
             log.wait_durable(seq, std::time::Duration::from_secs(5))
