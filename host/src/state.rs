@@ -6,7 +6,7 @@ mod journal;
 mod metrics;
 mod transaction;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -70,12 +70,67 @@ impl Default for UnifiedState {
     }
 }
 
-/// The key-value stores of one realm. `version` grows with every commit, so a
-/// transaction that read the realm can tell whether it changed since.
+/// The key-value stores of one realm. `version` grows with every commit, and
+/// the latest commits are remembered with the keys they wrote, so a
+/// transaction can tell whether anything it read changed since it read it.
 #[derive(Debug, Default)]
 pub(crate) struct RealmStores {
     version: u64,
     stores: HashMap<String, HashMap<String, String>>,
+    /// `(version made, (store, key) written)` of the latest commits, oldest
+    /// first: at most [`RECENT_COMMITS`] commits and [`RECENT_KEYS`] keys
+    /// (but always the newest commit).
+    recent: VecDeque<(u64, Vec<(String, String)>)>,
+    /// Keys in `recent`.
+    remembered: usize,
+}
+
+/// The keys a transaction read, by store.
+pub(crate) type Reads = HashMap<String, HashSet<String>>;
+
+/// Commits a realm remembers the keys of: far more than can land while one
+/// evaluation runs; a transaction older than that conflicts.
+const RECENT_COMMITS: usize = 256;
+
+/// Keys a realm remembers over those commits: bounds the memory when
+/// commits write many keys each.
+const RECENT_KEYS: usize = 4096;
+
+impl RealmStores {
+    /// Counts a commit that wrote `keys` (`(store, key)`).
+    fn changed(&mut self, keys: Vec<(String, String)>) {
+        self.version += 1;
+        self.remembered += keys.len();
+        self.recent.push_back((self.version, keys));
+        while self.recent.len() > 1
+            && (self.recent.len() > RECENT_COMMITS || self.remembered > RECENT_KEYS)
+        {
+            if let Some((_, keys)) = self.recent.pop_front() {
+                self.remembered -= keys.len();
+            }
+        }
+    }
+
+    /// Whether no commit since `version` wrote any of `read`; false when
+    /// `version` is older than the commits remembered.
+    fn unchanged_since(&self, version: u64, read: &Reads) -> bool {
+        if version == self.version {
+            return true;
+        }
+        let complete = self
+            .recent
+            .front()
+            .is_some_and(|(oldest, _)| *oldest <= version + 1);
+        complete
+            && self
+                .recent
+                .iter()
+                .filter(|(made, _)| *made > version)
+                .all(|(_, keys)| {
+                    keys.iter()
+                        .all(|(store, key)| !read.get(store).is_some_and(|r| r.contains(key)))
+                })
+    }
 }
 
 /// A trust vector with a dimension outside [0, 1].
@@ -201,7 +256,7 @@ impl UnifiedState {
     pub fn store_put(&self, realm: &str, store: &str, key: &str, value: &str) {
         let realm = self.realm(realm);
         let mut stores = realm.write();
-        stores.version += 1;
+        stores.changed(vec![(store.to_owned(), key.to_owned())]);
         stores
             .stores
             .entry(store.to_owned())
@@ -214,7 +269,7 @@ impl UnifiedState {
     pub fn store_delete(&self, realm: &str, store: &str, key: &str) -> bool {
         let realm = self.realm(realm);
         let mut stores = realm.write();
-        stores.version += 1;
+        stores.changed(vec![(store.to_owned(), key.to_owned())]);
         stores
             .stores
             .get_mut(store)

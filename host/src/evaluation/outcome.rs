@@ -106,7 +106,7 @@ pub enum Failure {
     },
     /// The policy's reads went stale before its writes could commit, every try.
     #[error(
-        "state conflict: the realm's stores kept changing while the policy ran ({attempts} attempts)"
+        "state conflict: values the policy read kept changing while it ran ({attempts} attempts)"
     )]
     Conflict {
         /// How often the evaluation was tried.

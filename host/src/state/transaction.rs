@@ -4,7 +4,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Serialize;
 
-use super::{RealmStores, StateEvent, UnifiedState};
+use super::{Reads, RealmStores, StateEvent, UnifiedState};
 use crate::TrustVector;
 
 /// One evaluation's access to [`UnifiedState`], scoped to its realm: reads
@@ -12,14 +12,18 @@ use crate::TrustVector;
 /// and events are buffered until the decision, then committed at once or
 /// discarded.
 ///
-/// Remembers the realm version of its first store read, so that a commit can
-/// refuse writes based on reads another evaluation has since invalidated.
+/// Remembers the realm version of its first store read and every key it read,
+/// so that a commit can refuse writes based on values another evaluation has
+/// changed since; commits that wrote other keys do not conflict with it.
 #[derive(Debug)]
 pub struct Transaction {
     state: Arc<UnifiedState>,
     realm_id: String,
     realm: Option<Arc<RwLock<RealmStores>>>,
     read_version: Option<u64>,
+    /// store -> keys of every committed value read (hashed: a policy may
+    /// read many keys, and each read checks whether it is known).
+    reads: Reads,
     /// store -> key -> new value (`None` deletes). Nested so lookups borrow.
     writes: BTreeMap<String, BTreeMap<String, Option<String>>>,
     events: Vec<(String, String)>,
@@ -55,7 +59,7 @@ pub struct StateChanges {
 
 /// The realm changed between the evaluation's reads and its commit.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("state conflict: the realm's stores changed while the policy ran")]
+#[error("state conflict: a value the policy read changed while it ran")]
 pub struct Conflict {
     /// What the evaluation would have changed; nothing of it was applied.
     pub discarded: StateChanges,
@@ -85,6 +89,7 @@ impl Transaction {
             realm_id: realm.to_owned(),
             realm: None,
             read_version: None,
+            reads: Reads::new(),
             writes: BTreeMap::new(),
             events: Vec::new(),
             serialized: false,
@@ -131,6 +136,12 @@ impl Transaction {
             .get_or_insert_with(|| self.state.realm(&self.realm_id));
         let stores = realm.read();
         self.read_version.get_or_insert(stores.version);
+        if !self.reads.get(store).is_some_and(|keys| keys.contains(key)) {
+            self.reads
+                .entry(store.to_owned())
+                .or_default()
+                .insert(key.to_owned());
+        }
         stores.stores.get(store)?.get(key).cloned()
     }
 
@@ -211,7 +222,10 @@ impl Transaction {
             let _serial = serial.as_ref().map(|s| s.lock());
             let realm = self.state.realm(&self.realm_id);
             let mut stores = realm.write();
-            if self.read_version.is_some_and(|v| v != stores.version) {
+            if self
+                .read_version
+                .is_some_and(|v| !stores.unchanged_since(v, &self.reads))
+            {
                 drop(stores);
                 return Err(CommitError::Conflict(Conflict {
                     discarded: self.discard(),
@@ -231,7 +245,7 @@ impl Transaction {
                     }
                 }
             }
-            stores.version += 1;
+            let mut written = Vec::with_capacity(self.write_count());
             for (store, writes) in &self.writes {
                 let entries = stores.stores.entry(store.clone()).or_default();
                 for (key, value) in writes {
@@ -239,8 +253,10 @@ impl Transaction {
                         Some(v) => entries.insert(key.clone(), v.clone()),
                         None => entries.remove(key),
                     };
+                    written.push((store.clone(), key.clone()));
                 }
             }
+            stores.changed(written);
         }
         for (event_type, payload) in &self.events {
             self.state.append_event(StateEvent::PolicyEmitted {
@@ -356,6 +372,61 @@ mod tests {
         };
         assert_eq!(conflict.discarded.writes.len(), 1);
         assert_eq!(state.store_get("r", "quota", "alice").as_deref(), Some("5"));
+    }
+
+    #[test]
+    fn commits_to_other_keys_do_not_conflict_and_a_key_read_absent_does() {
+        let state = state();
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        let n: u32 = t.get("quota", "alice").unwrap().parse().unwrap();
+        assert_eq!(t.get("quota", "carol"), None);
+        t.put("quota", "alice", &(n + 1).to_string());
+        // Other evaluations commit other keys, and the same key in another store.
+        state.store_put("r", "quota", "bob", "7");
+        state.store_put("r", "limits", "alice", "3");
+        state.store_delete("r", "quota", "dave");
+        assert!(t.commit("p").is_ok(), "no value it read changed");
+        assert_eq!(state.store_get("r", "quota", "alice").as_deref(), Some("2"));
+
+        // A key it read as absent, written since: its decision may rest on that.
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        assert_eq!(t.get("quota", "carol"), None);
+        t.put("quota", "erin", "1");
+        state.store_put("r", "quota", "carol", "1");
+        assert!(matches!(t.commit("p"), Err(CommitError::Conflict(_))));
+        assert_eq!(state.store_get("r", "quota", "erin"), None);
+    }
+
+    #[test]
+    fn a_transaction_older_than_the_commits_remembered_conflicts() {
+        let state = state();
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        assert_eq!(t.get("quota", "alice").as_deref(), Some("1"));
+        t.put("quota", "alice", "2");
+        for i in 0..super::super::RECENT_COMMITS {
+            state.store_put("r", "quota", &format!("u{i}"), "1");
+        }
+        // Every commit since its read is still remembered: none wrote alice.
+        let mut fresh = Transaction::new(Arc::clone(&state), "r");
+        assert_eq!(fresh.get("quota", "alice").as_deref(), Some("1"));
+        state.store_put("r", "quota", "one-more", "1");
+        // `t` read before the oldest commit remembered: it cannot tell.
+        assert!(matches!(t.commit("p"), Err(CommitError::Conflict(_))));
+        fresh.put("quota", "alice", "2");
+        assert!(fresh.commit("p").is_ok());
+
+        // Commits that write many keys are remembered by keys, not count:
+        // one big commit pushes out the small one that came after the read.
+        let mut t = Transaction::new(Arc::clone(&state), "r");
+        assert_eq!(t.get("quota", "alice").as_deref(), Some("2"));
+        t.put("quota", "alice", "3");
+        state.store_put("r", "quota", "small", "1");
+        let mut big = Transaction::new(Arc::clone(&state), "r");
+        for i in 0..=super::super::RECENT_KEYS {
+            big.put("bulk", &format!("k{i}"), "1");
+        }
+        assert!(big.commit("p").is_ok());
+        assert!(matches!(t.commit("p"), Err(CommitError::Conflict(_))));
     }
 
     /// A journal that takes commits until it is told to refuse.
