@@ -12,8 +12,8 @@ use sha2::Digest as _;
 
 use crate::read::{self, apply_entry, each_in, open_read, replay_range};
 use crate::{
-    CHECKPOINTS, LOG, SNAPSHOTS, StoreError, chain, export, hex, log, now_ms, open_table,
-    redb_error, unhex,
+    CHECKPOINTS, LOG, SNAPSHOTS, StoreError, chain, export, log, now_ms, open_table, redb_error,
+    unhex,
 };
 
 /// A stored projection: the state after entry `covers`. Its record is the
@@ -40,7 +40,7 @@ pub struct Checkpoint {
 /// A state's identity as a fixture: clock included, unlike its digest.
 pub(crate) fn fingerprint(state: &UnifiedState) -> String {
     let hash: [u8; 32] = sha2::Sha256::digest(state.snapshot().as_bytes()).into();
-    format!("sha256:{}", hex(&hash))
+    format!("sha256:{}", hex::encode(hash))
 }
 
 /// The first checkpoint of a data directory: `state` after entry `covers`,
@@ -53,7 +53,7 @@ pub(crate) fn first(
 ) -> Checkpoint {
     Checkpoint {
         covers,
-        hash: hex(hash),
+        hash: hex::encode(hash),
         digest: state.digest(),
         fixture,
         time_ms: now_ms(),
@@ -160,7 +160,7 @@ pub(crate) fn take(
     }
     let state = load(db, path, &base)?;
     let (covers, hash) = match replay_range(db, path, base.covers + 1, until, &state)? {
-        Some((seq, hash)) => (seq, hex(&hash)),
+        Some((seq, hash)) => (seq, hex::encode(hash)),
         None => (base.covers, base.hash.clone()),
     };
     if covers == base.covers {
@@ -265,7 +265,7 @@ pub fn rebuild(dir: &Path) -> Result<(Report, UnifiedState), StoreError> {
     let mut report = Report {
         first: start + 1,
         entries: start,
-        head: hex(&[0; 32]),
+        head: hex::encode([0; 32]),
         checkpoints: 0,
         digest: String::new(),
         broken: None,
@@ -342,11 +342,11 @@ pub fn rebuild(dir: &Path) -> Result<(Report, UnifiedState), StoreError> {
             let digest = state.digest();
             if let Err(e) = load(&db, &path, c) {
                 Some(e.to_string())
-            } else if c.hash != hex(&hash) {
+            } else if c.hash != hex::encode(hash) {
                 Some(format!(
                     "the checkpoint after it names hash {}, its hash is {}",
                     c.hash,
-                    hex(&hash)
+                    hex::encode(hash)
                 ))
             } else if c.digest != digest {
                 Some(format!(
@@ -366,7 +366,7 @@ pub fn rebuild(dir: &Path) -> Result<(Report, UnifiedState), StoreError> {
             }
             None => {
                 report.entries = seq;
-                report.head = hex(&hash);
+                report.head = hex::encode(hash);
                 prev = hash;
                 true
             }
@@ -525,7 +525,9 @@ fn write_archive(
                 seq,
                 message: e.to_string(),
             })
-            .and_then(|e| writeln!(out, "{}", export::export_line(&e, &hex(&hash))).map_err(io));
+            .and_then(|e| {
+                writeln!(out, "{}", export::export_line(&e, &hex::encode(hash))).map_err(io)
+            });
         match line {
             Ok(()) => true,
             Err(e) => {

@@ -6,7 +6,7 @@ use std::io::{BufRead, Read as _};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::Report;
-use crate::{Entry, StoreError, chain, hex, unhex};
+use crate::{Entry, StoreError, chain, unhex};
 
 /// The longest export line read: far above any entry the log writes (a
 /// decision's request is at most the service's body limit).
@@ -54,7 +54,7 @@ pub fn verify_export(mut reader: impl BufRead) -> Result<Report, StoreError> {
     let mut report = Report {
         first: 0,
         entries: 0,
-        head: hex(&[0; 32]),
+        head: hex::encode([0; 32]),
         checkpoints: 0,
         digest: String::new(),
         broken: None,

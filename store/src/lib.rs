@@ -210,10 +210,6 @@ fn chain(prev: &[u8; 32], bytes: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn hex(hash: &[u8; 32]) -> String {
-    hex::encode(hash)
-}
-
 /// The 32 bytes `text` spells in hex, if it does.
 fn unhex(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::checkpoint::{self, Checkpoint, Restored};
 use crate::{
-    BATCH_VALUE, Entry, FILE, LOG, StoreError, chain, hex, now_ms, open_table, read, redb_error,
+    BATCH_VALUE, Entry, FILE, LOG, StoreError, chain, now_ms, open_table, read, redb_error,
 };
 
 /// Entries that may wait for the writer before appends are refused.
@@ -355,7 +355,7 @@ impl Log {
     /// shows and `erynoa log verify` must reach.
     pub fn head(&self) -> (u64, String) {
         let q = self.shared.lock();
-        (q.written.0, hex(&q.written.1))
+        (q.written.0, hex::encode(q.written.1))
     }
 
     /// Up to `limit` written entries from `since` on, with their hashes:

@@ -7,7 +7,7 @@ use redb::Database;
 use serde::Deserialize;
 
 use crate::operator::OperatorChange;
-use crate::{Entry, FILE, LOG, StoreError, hex, open_table, redb_error};
+use crate::{Entry, FILE, LOG, StoreError, open_table, redb_error};
 
 /// Opens the log in `dir` for reading only.
 pub(crate) fn open_read(dir: &Path) -> Result<(Database, PathBuf), StoreError> {
@@ -150,7 +150,7 @@ pub(crate) fn collect(
     let mut bad = None;
     each_in(db, path, since, |seq, hash, bytes| {
         match serde_json::from_slice::<Entry>(bytes) {
-            Ok(e) => out.push((e, hex(&hash))),
+            Ok(e) => out.push((e, hex::encode(hash))),
             Err(e) => {
                 bad = Some(StoreError::Entry {
                     seq,
